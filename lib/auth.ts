@@ -1,0 +1,187 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { isSupportedBackend, type BackendName } from './constants'
+import { AuthenticationError, BackendNotConfiguredError, InvalidOptionError, UnsupportedBackendError } from './errors'
+import type { LoginFailureReason, ResolvedOptions, User, UserId } from './options'
+import type { PasswordHasher } from './password'
+import { isValidUserId, type Backend } from './backends/backend'
+
+/** Everything one registration of the plugin knows, shared by its decorators and the seed-named functions. */
+export interface AuthState {
+  readonly options: ResolvedOptions
+  readonly backends: Partial<Record<BackendName, Backend>>
+  /** Backends in the order a request's login is looked for. */
+  readonly resolutionOrder: readonly Backend[]
+  readonly hasher: PasswordHasher
+  defaultBackend: BackendName
+  authHash (user: User): string
+}
+
+export const kAuthState = Symbol('fastify-auth-helpers.state')
+
+const AUTH_HASH_CACHE_SIZE = 10_000
+
+/**
+ * An HMAC of the user's password hash, kept with the login: when the password changes, so does this, and every
+ * login made before the change stops authenticating (Django's session auth hash). Cached because it is computed
+ * on every authenticated request; the cache is keyed by the argon2 hash, which is unique per password and salt.
+ */
+export function createAuthHasher (secret: string | Buffer, getPasswordHash: (user: User) => unknown): (user: User) => string {
+  const cache = new Map<string, string>()
+  return function authHash (user) {
+    const passwordHash = getPasswordHash(user)
+    const input = typeof passwordHash === 'string' ? passwordHash : ''
+    let digest = cache.get(input)
+    if (digest === undefined) {
+      digest = createHmac('sha256', secret).update('fastify-auth-helpers:auth-hash:').update(input).digest('base64url')
+      if (cache.size >= AUTH_HASH_CACHE_SIZE) cache.clear()
+      cache.set(input, digest)
+    }
+    return digest
+  }
+}
+
+function sameAuthHash (stored: unknown, expected: string): boolean {
+  return typeof stored === 'string' && stored.length === expected.length &&
+    timingSafeEqual(Buffer.from(stored), Buffer.from(expected))
+}
+
+export function stateOf (request: FastifyRequest): AuthState {
+  const state = (request.server as FastifyInstance & { [kAuthState]?: AuthState })[kAuthState]
+  if (state === undefined) throw new InvalidOptionError('fastify-auth-helpers is not registered on this Fastify instance')
+  return state
+}
+
+export function backendNamed (state: AuthState, name: unknown = state.defaultBackend): Backend {
+  if (!isSupportedBackend(name)) throw new UnsupportedBackendError(name)
+  const backend = state.backends[name]
+  if (backend === undefined) throw new BackendNotConfiguredError(name, name)
+  return backend
+}
+
+async function emit<E extends { request: FastifyRequest }> (hook: ((event: E) => unknown) | undefined, name: string, event: E): Promise<void> {
+  if (hook === undefined) return
+  try {
+    await hook(event)
+  } catch (err) {
+    // An app's listener failing must neither undo a login nor leak into the response.
+    event.request.log.error({ err }, `fastify-auth-helpers: the ${name} listener threw`)
+  }
+}
+
+function byteLength (value: string): number {
+  return Buffer.byteLength(value, 'utf8')
+}
+
+/**
+ * Checks a username and password against the user store. Every way of failing gives the same error after the
+ * same work (one user lookup, one argon2 verify), so neither the answer nor its timing tells them apart.
+ */
+export async function authenticate (request: FastifyRequest, username: unknown, password: unknown): Promise<User> {
+  const { options, hasher } = stateOf(request)
+  const fail = async (reason: LoginFailureReason): Promise<never> => {
+    await emit(options.onLoginFailed, 'onLoginFailed', {
+      request, username: typeof username === 'string' ? username : null, reason
+    })
+    throw new AuthenticationError()
+  }
+  // argon2 takes arrays and buffers as passwords, so only strings of sane size get past this line.
+  if (typeof username !== 'string' || typeof password !== 'string' || username.length === 0 || password.length === 0 ||
+      byteLength(username) > options.maxUsernameLength || byteLength(password) > options.maxPasswordLength) {
+    return fail('invalid-input')
+  }
+
+  const user = await options.users.findByUsername(username)
+  const storedHash = user == null ? undefined : options.getPasswordHash(user)
+  const matches = await hasher.verify(storedHash, password)
+  if (user == null) return fail('unknown-user')
+  if (!matches) return fail(typeof storedHash === 'string' && storedHash.length > 0 ? 'wrong-password' : 'no-password')
+  // Activity is checked after the password, so an inactive account is not revealed to someone without it.
+  if (!options.isActive(user)) return fail('inactive')
+
+  if (options.users.updatePasswordHash !== undefined && hasher.needsRehash(storedHash as string)) {
+    try {
+      await options.users.updatePasswordHash(user, await hasher.hash(password))
+    } catch (err) {
+      request.log.error({ err }, 'fastify-auth-helpers: could not store the upgraded password hash')
+    }
+  }
+  return user
+}
+
+export interface LoginOptions {
+  user?: User | null
+  userId?: unknown
+  backend?: unknown
+}
+
+export async function login (request: FastifyRequest, loginOptions: LoginOptions): Promise<string | undefined> {
+  const state = stateOf(request)
+  if (loginOptions === null || typeof loginOptions !== 'object') {
+    throw new AuthenticationError('login() takes { user } or { userId }')
+  }
+  const { user, userId, backend: backendName } = loginOptions
+  const backend = backendNamed(state, backendName ?? state.defaultBackend)
+  const { options } = state
+  const hasUser = user != null
+  if (hasUser === (userId != null)) throw new AuthenticationError('login() takes exactly one of user and userId')
+
+  let id: UserId
+  let theUser: User
+  if (hasUser) {
+    if (typeof user !== 'object') throw new AuthenticationError('login() was given a user that is not an object')
+    const ownId = options.getUserId(user)
+    if (!isValidUserId(ownId)) throw new AuthenticationError('login() was given a user without a valid id')
+    id = ownId
+    theUser = user
+  } else {
+    if (!isValidUserId(userId)) throw new AuthenticationError('login() was given an invalid userId')
+    const found = await options.users.findById(userId)
+    if (found == null) throw new AuthenticationError('login() was given the id of no user')
+    id = userId
+    theUser = found
+  }
+  if (!options.isActive(theUser)) throw new AuthenticationError('login() was given an inactive user')
+
+  const token = await backend.login(request, { userId: id, authHash: state.authHash(theUser) })
+  request.user = theUser as typeof request.user
+  await emit(options.onLogin, 'onLogin', { request, user: theUser, backend: backend.name })
+  return token
+}
+
+export async function logout (request: FastifyRequest, logoutOptions?: { backend?: unknown }): Promise<void> {
+  const state = stateOf(request)
+  const backend = backendNamed(state, logoutOptions?.backend ?? state.defaultBackend)
+  const userId = backend.storedUserId(request)
+  await backend.logout(request)
+  request.user = null
+  await emit(state.options.onLogout, 'onLogout', { request, userId, backend: backend.name })
+}
+
+/**
+ * The user behind the request's login with `backend`, or null: null when there is no login, when the user is gone
+ * or inactive, and when the password changed since; the stale login is then ended too.
+ */
+export async function resolveUser (state: AuthState, backend: Backend, request: FastifyRequest): Promise<User | null> {
+  const stored = await backend.read(request)
+  if (stored === null) return null
+  const user = await state.options.users.findById(stored.userId)
+  if (user != null && state.options.isActive(user) && sameAuthHash(stored.authHash, state.authHash(user))) return user
+  await backend.logout(request)
+  return null
+}
+
+export function getUserFromSession (request: FastifyRequest): Promise<User | null> {
+  const state = stateOf(request)
+  return resolveUser(state, backendNamed(state, 'session'), request)
+}
+
+export function getUserFromJwt (request: FastifyRequest): Promise<User | null> {
+  const state = stateOf(request)
+  return resolveUser(state, backendNamed(state, 'jwt'), request)
+}
+
+export function getUserId (request: FastifyRequest, backend?: unknown): UserId | null {
+  const state = stateOf(request)
+  return backendNamed(state, backend ?? state.defaultBackend).storedUserId(request)
+}

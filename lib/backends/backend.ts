@@ -1,0 +1,32 @@
+import type { FastifyRequest } from 'fastify'
+import type { BackendName } from '../constants'
+import type { UserId } from '../options'
+
+/** What a backend remembers of a login: the user's id and the auth hash of the password at login time. */
+export interface StoredLogin {
+  userId: UserId
+  authHash: unknown
+}
+
+/**
+ * The contract between the core (lib/auth.ts) and a place that keeps logins. The core owns users, argon2 and
+ * the auth hash check; a backend only stores, reads and forgets a login.
+ */
+export interface Backend {
+  readonly name: BackendName
+  /** Cheap and synchronous: does this request carry a login for this backend at all? Anonymous requests stop here. */
+  carries (request: FastifyRequest): boolean
+  /** The login this request carries, checked against the backend's own state, or null. Rejects on store failure. */
+  read (request: FastifyRequest): Promise<StoredLogin | null>
+  /** Records a login; resolves to the token when the backend issues one. */
+  login (request: FastifyRequest, login: StoredLogin): Promise<string | undefined>
+  /** Forgets the request's login so that nothing that carried it authenticates again. */
+  logout (request: FastifyRequest): Promise<void>
+  /** The user id stored by `login`, unchecked, or null. */
+  storedUserId (request: FastifyRequest): UserId | null
+}
+
+export function isValidUserId (value: unknown): value is UserId {
+  if (typeof value === 'string') return value.length > 0 && value.length <= 512
+  return Number.isSafeInteger(value)
+}

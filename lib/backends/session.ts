@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
+import { AUTH_HASH_KEY, BACKEND_KEY, LOGIN_NONCE_KEY, USER_ID_KEY } from '../constants'
+import { SessionUnavailableError } from '../errors'
+import { storeCall, timedStore, withTimeout, type SessionStore } from '../store'
+import { isValidUserId, type Backend, type StoredLogin } from './backend'
+import type { UserId } from '../options'
+
+interface SessionLike {
+  [key: string]: unknown
+  cookie: { toJSON?: () => unknown }
+  sessionId: string
+  regenerate (keys?: string[]): Promise<void>
+}
+
+interface LoginRecord {
+  cookie: unknown
+  userId: UserId
+}
+
+const AUTH_KEYS = new Set([USER_ID_KEY, BACKEND_KEY, AUTH_HASH_KEY, LOGIN_NONCE_KEY])
+
+/**
+ * Why a login record: `@fastify/session` saves a request's session when it ends. A request that loaded the
+ * session before a logout and ends after it writes the logged-in session back under the old id, and the old cookie
+ * works again (Django #21608, express-session #632). No store offers an atomic "save if it still exists", so the
+ * login itself lives in a second store entry that only login writes and logout deletes: a session revived by a
+ * stale save still names a record that is gone, and reads as anonymous. It holds across instances sharing a store.
+ */
+function recordKey (nonce: string): string {
+  return `auth-login:${nonce}`
+}
+
+function sessionOf (request: FastifyRequest): SessionLike | null {
+  const session = (request as unknown as { session?: SessionLike | null }).session
+  return session != null && typeof session.regenerate === 'function' ? session : null
+}
+
+export function createSessionBackend (storeTimeout: number): Backend {
+  const storeOf = (request: FastifyRequest): SessionStore =>
+    timedStore((request as unknown as { sessionStore: SessionStore }).sessionStore, storeTimeout)
+
+  /**
+   * Ends the session's login and gives the request a fresh, empty session that is saved only if the route writes
+   * to it. `@fastify/session` sees the new id and expires the old cookie itself.
+   */
+  async function flush (request: FastifyRequest, session: SessionLike): Promise<void> {
+    const nonce = session[LOGIN_NONCE_KEY]
+    const store = storeOf(request)
+    // The record goes first: once it is gone the login is dead, whatever happens to the session entry after.
+    if (typeof nonce === 'string') await storeCall(store, 'destroy', recordKey(nonce))
+    await withTimeout(session.regenerate([]), storeTimeout, 'regenerate')
+    await storeCall(store, 'destroy', (sessionOf(request) as SessionLike).sessionId)
+  }
+
+  return {
+    name: 'session',
+
+    carries (request) {
+      const session = (request as unknown as { session?: Record<string, unknown> | null }).session
+      return session?.[USER_ID_KEY] != null
+    },
+
+    async read (request) {
+      const session = sessionOf(request)
+      if (session === null) return null
+      const userId = session[USER_ID_KEY]
+      const nonce = session[LOGIN_NONCE_KEY]
+      if (session[BACKEND_KEY] !== 'session' || !isValidUserId(userId) || typeof nonce !== 'string') {
+        await flush(request, session)
+        return null
+      }
+      const record = await storeCall(storeOf(request), 'get', recordKey(nonce)) as LoginRecord | null | undefined
+      if (record == null || record.userId !== userId) {
+        await flush(request, session)
+        return null
+      }
+      return { userId, authHash: session[AUTH_HASH_KEY] }
+    },
+
+    async login (request, { userId, authHash }: StoredLogin) {
+      const session = sessionOf(request)
+      if (session === null) throw new SessionUnavailableError()
+      const store = storeOf(request)
+      const previousUser = session[USER_ID_KEY]
+      const previousNonce = session[LOGIN_NONCE_KEY]
+      // Same visitor, same user (or nobody yet): keep their session data. Another user's data is not theirs.
+      const keep = previousUser == null || String(previousUser) === String(userId)
+        ? Object.keys(session).filter(key => key !== 'cookie' && !AUTH_KEYS.has(key))
+        : []
+      if (typeof previousNonce === 'string') await storeCall(store, 'destroy', recordKey(previousNonce))
+      // A new session id on every login defeats session fixation.
+      await withTimeout(session.regenerate(keep), storeTimeout, 'regenerate')
+      const fresh = sessionOf(request) as SessionLike
+      const nonce = randomBytes(18).toString('base64url')
+      const cookie = typeof fresh.cookie.toJSON === 'function' ? fresh.cookie.toJSON() : fresh.cookie
+      await storeCall(store, 'set', recordKey(nonce), { cookie, userId } satisfies LoginRecord)
+      fresh[USER_ID_KEY] = userId
+      fresh[BACKEND_KEY] = 'session'
+      fresh[AUTH_HASH_KEY] = authHash
+      fresh[LOGIN_NONCE_KEY] = nonce
+      return undefined
+    },
+
+    async logout (request) {
+      const session = sessionOf(request)
+      if (session !== null) await flush(request, session)
+    },
+
+    storedUserId (request) {
+      const userId = sessionOf(request)?.[USER_ID_KEY]
+      return isValidUserId(userId) ? userId : null
+    }
+  }
+}

@@ -1,0 +1,31 @@
+import createError from '@fastify/error'
+
+const AuthenticationErrorBase = createError('FST_AUTH_AUTHENTICATION_FAILED', '%s', 401)
+
+/**
+ * The one error for credentials that do not check out, whatever the reason, so that a caller cannot tell
+ * an unknown user from a wrong password. `login()` misuse raises it too, with a message that says what was wrong.
+ */
+export class AuthenticationError extends AuthenticationErrorBase {
+  constructor (message = 'Invalid username or password') {
+    super(message)
+    this.name = 'AuthenticationError'
+  }
+}
+
+export const UnsupportedBackendError = createError<[unknown]>(
+  'FST_AUTH_UNSUPPORTED_BACKEND', 'Unsupported auth backend %j: use "session" or "jwt"', 500, TypeError)
+
+export const BackendNotConfiguredError = createError<[string, string]>(
+  'FST_AUTH_BACKEND_NOT_CONFIGURED', 'The %s auth backend is not configured: pass the `%s` option to fastify-auth-helpers', 500)
+
+export const InvalidOptionError = createError<[string]>('FST_AUTH_INVALID_OPTION', 'fastify-auth-helpers: %s', 500, TypeError)
+
+export const UnauthorizedError = createError('FST_AUTH_UNAUTHORIZED', 'Authentication required', 401)
+
+export const StoreTimeoutError = createError<[string, number]>(
+  'FST_AUTH_STORE_TIMEOUT', 'Session store %s did not answer within %d ms', 503)
+
+export const SessionUnavailableError = createError(
+  'FST_AUTH_SESSION_UNAVAILABLE',
+  'This request has no session: its path is outside the session cookie path, or logout already ended it', 500)

@@ -1,0 +1,135 @@
+import fp from 'fastify-plugin'
+import fastifyCookie from '@fastify/cookie'
+import fastifySession, { MemoryStore } from '@fastify/session'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import {
+  BACKEND_KEY, DEFAULT_AUTH_BACKEND, SUPPORTED_BACKENDS, USER_ID_KEY, isSupportedBackend, type BackendName
+} from './constants'
+import { AuthenticationError, InvalidOptionError, UnauthorizedError, UnsupportedBackendError } from './errors'
+import { resolveOptions, type RawOptions, type ResolvedOptions } from './options'
+import { PasswordHasher } from './password'
+import { timedStore, type SessionStore } from './store'
+import {
+  authenticate, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
+  resolveUser, type AuthState, type LoginOptions
+} from './auth'
+import type { Backend } from './backends/backend'
+import { createSessionBackend } from './backends/session'
+
+/** @fastify/session options with the plugin's defaults: see "Session defaults" in the README for each reason. */
+function sessionOptions (options: ResolvedOptions): Record<string, unknown> {
+  const { storeTimeout: _timeout, cookie, store, ...rest } = options.session ?? {}
+  return {
+    // An anonymous visitor costs no store write and gets no cookie.
+    saveUninitialized: false,
+    // Re-saving every unchanged session on every request costs a store write and a Set-Cookie per request and
+    // buys no safety: sessions expire at the fixed time login gave them unless the app asks for rolling ones.
+    rolling: false,
+    ...rest,
+    cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: true, ...(cookie as object | undefined) },
+    store: timedStore((store ?? new MemoryStore()) as SessionStore, options.storeTimeout)
+  }
+}
+
+async function registerSession (fastify: FastifyInstance, options: ResolvedOptions): Promise<Backend | undefined> {
+  if (!fastify.hasRequestDecorator('session')) {
+    if (options.session === undefined) return undefined
+    if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
+    await fastify.register(fastifySession, sessionOptions(options) as never)
+  }
+  return createSessionBackend(options.storeTimeout)
+}
+
+async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOptions): Promise<void> {
+  const options = resolveOptions(rawOptions)
+
+  const backends: Partial<Record<BackendName, Backend>> = {}
+  backends.session = await registerSession(fastify, options)
+  if (backends[options.defaultBackend] === undefined) {
+    throw new InvalidOptionError(`the default backend "${options.defaultBackend}" is not configured: pass its options ` +
+      `(\`${options.defaultBackend}\`)${options.defaultBackend === 'session' ? ' or register @fastify/session first' : ''}`)
+  }
+  if (options.authHashSecret === undefined) {
+    throw new InvalidOptionError('`authHashSecret` (32+ characters) is required when `session.secret` is not a string')
+  }
+
+  const resolutionOrder = SUPPORTED_BACKENDS.map(name => backends[name]).filter(backend => backend !== undefined)
+  const state: AuthState = {
+    options,
+    backends,
+    resolutionOrder,
+    hasher: new PasswordHasher(options.hashOptions),
+    defaultBackend: options.defaultBackend,
+    authHash: createAuthHasher(options.authHashSecret, options.getPasswordHash)
+  }
+
+  fastify.decorate(kAuthState, state)
+  fastify.decorate('setDefaultAuthBackend', function setDefaultAuthBackend (backend: BackendName) {
+    if (!isSupportedBackend(backend)) throw new UnsupportedBackendError(backend)
+    state.defaultBackend = backend
+  })
+  fastify.decorate('hashPassword', function hashPassword (plain: string) {
+    if (typeof plain !== 'string' || plain.length === 0) {
+      return Promise.reject(new InvalidOptionError('hashPassword() takes a non-empty string'))
+    }
+    return state.hasher.hash(plain)
+  })
+  fastify.decorate('requireUser', async function requireUser (request: FastifyRequest, _reply: FastifyReply) {
+    if (request.user == null) throw new UnauthorizedError()
+  })
+
+  if (!fastify.hasRequestDecorator('user')) fastify.decorateRequest('user', null)
+  fastify.decorateRequest('authenticate', function (this: FastifyRequest, username: string, password: string) {
+    return authenticate(this, username, password) as Promise<typeof this.user & object>
+  })
+  fastify.decorateRequest('login', function (this: FastifyRequest, loginOptions: LoginOptions) {
+    return login(this, loginOptions)
+  })
+  fastify.decorateRequest('logout', function (this: FastifyRequest, logoutOptions?: { backend?: unknown }) {
+    return logout(this, logoutOptions)
+  })
+  fastify.decorateRequest('getUserId', function (this: FastifyRequest, backend?: BackendName) {
+    return getUserId(this, backend)
+  })
+
+  fastify.addHook('onRequest', resolveRequestUser(state))
+  // The dummy hash that failed logins verify against is made before the first request, not during one.
+  fastify.addHook('onReady', async function makeDummyHash () {
+    await state.hasher.dummyHash()
+  })
+}
+
+/** The onRequest hook: anonymous requests finish synchronously, without a promise or a store call. */
+function resolveRequestUser (state: AuthState) {
+  return function resolveRequestUser (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    request.user = null
+    for (const backend of state.resolutionOrder) {
+      if (backend.carries(request)) {
+        resolveUser(state, backend, request).then(user => {
+          request.user = user as typeof request.user
+          done()
+        }, done)
+        return
+      }
+    }
+    done()
+  }
+}
+
+const plugin = fp(fastifyAuthHelpers, { name: 'fastify-auth-helpers', fastify: '5.x' })
+
+export = Object.assign(plugin, {
+  default: plugin,
+  fastifyAuthHelpers: plugin,
+  AuthenticationError,
+  USER_ID_KEY,
+  BACKEND_KEY,
+  DEFAULT_AUTH_BACKEND,
+  SUPPORTED_BACKENDS,
+  authenticate,
+  login,
+  logout,
+  getUserFromSession,
+  getUserFromJwt,
+  getUserId
+})

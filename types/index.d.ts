@@ -1,0 +1,150 @@
+import type { FastifyPluginAsync, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import type { FastifySessionOptions } from '@fastify/session'
+import type { FastifyError } from '@fastify/error'
+import '@fastify/jwt'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    setDefaultAuthBackend (backend: fastifyAuthHelpers.BackendName): void
+    hashPassword (plain: string): Promise<string>
+    requireUser: preHandlerAsyncHookHandler
+  }
+  interface FastifyRequest {
+    authenticate (username: string, password: string): Promise<fastifyAuthHelpers.AuthUser>
+    login (options: fastifyAuthHelpers.LoginOptions): Promise<string | undefined>
+    logout (options?: fastifyAuthHelpers.LogoutOptions): Promise<void>
+    getUserId (backend?: fastifyAuthHelpers.BackendName): fastifyAuthHelpers.UserId | null
+  }
+}
+
+declare module '@fastify/jwt' {
+  // @fastify/jwt declares `FastifyRequest.user` as its `UserType`; feeding our user type through its merge
+  // interface keeps both declarations identical, so the two plugins type-check together.
+  interface FastifyJWT {
+    user: fastifyAuthHelpers.AuthUser | null
+  }
+}
+
+type FastifyAuthHelpersPlugin = FastifyPluginAsync<fastifyAuthHelpers.FastifyAuthHelpersOptions>
+
+declare namespace fastifyAuthHelpers {
+  /**
+   * Declare your user type once by merging into this interface:
+   *
+   * ```ts
+   * declare module 'fastify-auth-helpers' {
+   *   interface FastifyAuthHelpers { user: { id: number, email: string, passwordHash: string } }
+   * }
+   * ```
+   * `request.user` is then `YourUser | null`.
+   */
+  export interface FastifyAuthHelpers {}
+
+  /** A user with no declared type: an object whose fields are unknown until narrowed. */
+  export interface UnknownUser { [key: string]: unknown }
+
+  export type AuthUser = FastifyAuthHelpers extends { user: infer U } ? U : UnknownUser
+
+  export type UserId = string | number
+
+  export type BackendName = 'session' | 'jwt'
+
+  export const USER_ID_KEY: '_auth_user_id'
+  export const BACKEND_KEY: '_auth_backend'
+  export const DEFAULT_AUTH_BACKEND: 'session'
+  export const SUPPORTED_BACKENDS: readonly ['session', 'jwt']
+
+  export interface UserStore<User = AuthUser> {
+    /** The user with this username, or null/undefined when there is none. */
+    findByUsername (username: string): Promise<User | null | undefined>
+    /** The user with this id, or null/undefined when there is none. */
+    findById (id: UserId): Promise<User | null | undefined>
+    /** Called with a fresh hash when the stored one was made with outdated argon2 parameters. */
+    updatePasswordHash? (user: User, hash: string): Promise<unknown>
+  }
+
+  /** argon2id cost parameters; argon2's own defaults (RFC 9106's second recommendation) when left out. */
+  export interface HashOptions {
+    memoryCost?: number
+    timeCost?: number
+    parallelism?: number
+  }
+
+  export type LoginFailureReason = 'invalid-input' | 'unknown-user' | 'no-password' | 'wrong-password' | 'inactive'
+
+  export interface LoginEvent<User = AuthUser> {
+    request: FastifyRequest
+    user: User
+    backend: BackendName
+  }
+
+  export interface LogoutEvent {
+    request: FastifyRequest
+    userId: UserId | null
+    backend: BackendName
+  }
+
+  export interface LoginFailedEvent {
+    request: FastifyRequest
+    /** The username as given when it was a string, else null. Never the password. */
+    username: string | null
+    reason: LoginFailureReason
+  }
+
+  export interface SessionBackendOptions extends Partial<FastifySessionOptions> {
+    /** How long any single store call may take before the request fails with FST_AUTH_STORE_TIMEOUT (ms). */
+    storeTimeout?: number
+  }
+
+  export interface FastifyAuthHelpersOptions<User = AuthUser> {
+    users: UserStore<User>
+    defaultBackend?: BackendName
+    getUserId?: (user: User) => unknown
+    getPasswordHash?: (user: User) => unknown
+    isActive?: (user: User) => boolean
+    /** @fastify/session options, used when the plugin registers @fastify/session itself. */
+    session?: SessionBackendOptions
+    /** Key for the password-derived auth hash; defaults to the session secret. */
+    authHashSecret?: string | Buffer
+    hashOptions?: HashOptions
+    /** Passwords longer than this many UTF-8 bytes are refused before hashing. Default 4096. */
+    maxPasswordLength?: number
+    /** Usernames longer than this many UTF-8 bytes are refused before lookup. Default 512. */
+    maxUsernameLength?: number
+    onLogin?: (event: LoginEvent<User>) => unknown
+    onLogout?: (event: LogoutEvent) => unknown
+    onLoginFailed?: (event: LoginFailedEvent) => unknown
+  }
+
+  export type LoginOptions<User = AuthUser> =
+    | { user: User, userId?: never, backend?: BackendName }
+    | { userId: UserId, user?: never, backend?: BackendName }
+
+  export interface LogoutOptions {
+    backend?: BackendName
+  }
+
+  export interface AuthenticationErrorConstructor {
+    new (message?: string): AuthenticationError
+    readonly prototype: AuthenticationError
+  }
+  export interface AuthenticationError extends FastifyError {
+    code: 'FST_AUTH_AUTHENTICATION_FAILED'
+    statusCode: 401
+  }
+  export const AuthenticationError: AuthenticationErrorConstructor
+
+  export function authenticate (request: FastifyRequest, username: string, password: string): Promise<AuthUser>
+  export function login (request: FastifyRequest, options: LoginOptions): Promise<string | undefined>
+  export function logout (request: FastifyRequest, options?: LogoutOptions): Promise<void>
+  export function getUserFromSession (request: FastifyRequest): Promise<AuthUser | null>
+  export function getUserFromJwt (request: FastifyRequest): Promise<AuthUser | null>
+  export function getUserId (request: FastifyRequest, backend?: BackendName): UserId | null
+
+  export const fastifyAuthHelpers: FastifyAuthHelpersPlugin
+  export { fastifyAuthHelpers as default }
+}
+
+declare function fastifyAuthHelpers (...params: Parameters<FastifyAuthHelpersPlugin>): ReturnType<FastifyAuthHelpersPlugin>
+
+export = fastifyAuthHelpers
