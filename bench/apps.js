@@ -1,0 +1,160 @@
+'use strict'
+
+// The apps the per-request figures compare. Each answers GET /me with `{ id }` (the current user's id, or null) and
+// is built by a function that logs a user in (when the variant is about an authenticated request) and returns the
+// request to repeat. `check` proves each app answers what it should before anything is timed, so a broken login can
+// never show up as a fast figure.
+
+const Fastify = require('fastify')
+const fastifyCookie = require('@fastify/cookie')
+const fastifySession = require('@fastify/session')
+const fastifyJwt = require('@fastify/jwt')
+const { Authenticator } = require('@fastify/passport')
+const auth = require('../dist/index.js')
+const { SECRET, JWT_SECRET, CHEAP_HASH_OPTIONS, sessionOptions, makeUsers } = require('./common')
+
+const { MemoryStore } = fastifySession
+
+function cookieOf (response, name = 'sessionId') {
+  const cookie = response.cookies.find(c => c.name === name && c.value !== '')
+  if (cookie === undefined) throw new Error(`no ${name} cookie in the login response (${response.statusCode} ${response.body})`)
+  return `${name}=${cookie.value}`
+}
+
+async function sessionApp () {
+  const app = Fastify()
+  await app.register(fastifyCookie)
+  await app.register(fastifySession, sessionOptions(new MemoryStore()))
+  return app
+}
+
+function pluginOptions (users, extra = {}) {
+  return {
+    users,
+    session: { secret: SECRET, cookie: { secure: false }, store: new MemoryStore() },
+    hashOptions: CHEAP_HASH_OPTIONS,
+    ...extra
+  }
+}
+
+/** Fastify alone: what any route costs. A reference line, not a baseline of any goal. */
+async function bare () {
+  const app = Fastify()
+  app.get('/me', async () => ({ id: null }))
+  return { app, request: { method: 'GET', url: '/me' }, expect: null }
+}
+
+/** Anonymous baseline: Fastify with @fastify/session and no auth at all. */
+async function sessionAnonymous () {
+  const app = await sessionApp()
+  app.get('/me', async () => ({ id: null }))
+  return { app, request: { method: 'GET', url: '/me' }, expect: null }
+}
+
+async function pluginAnonymous () {
+  const users = await makeUsers(CHEAP_HASH_OPTIONS)
+  const app = Fastify()
+  await app.register(auth, pluginOptions(users))
+  app.get('/me', async (request) => ({ id: request.user?.id ?? null }))
+  return { app, request: { method: 'GET', url: '/me' }, expect: null }
+}
+
+/** Session baseline: @fastify/session used by hand. The session keeps the id; each request reads it and finds the user. */
+async function sessionByHand () {
+  const users = await makeUsers(CHEAP_HASH_OPTIONS)
+  const app = await sessionApp()
+  app.post('/login', async (request) => {
+    await request.session.regenerate()
+    request.session.set('userId', 1)
+    return { id: 1 }
+  })
+  app.get('/me', async (request) => {
+    const id = request.session.get('userId')
+    const user = id === undefined ? null : await users.findById(id)
+    return { id: user?.id ?? null }
+  })
+  await app.ready()
+  const cookie = cookieOf(await app.inject({ method: 'POST', url: '/login' }))
+  return { app, request: { method: 'GET', url: '/me', headers: { cookie } }, expect: 1 }
+}
+
+/** @fastify/passport over the same @fastify/session options, its session strategy deserializing with findById. */
+async function passport () {
+  const users = await makeUsers(CHEAP_HASH_OPTIONS)
+  const authenticator = new Authenticator()
+  authenticator.registerUserSerializer(async (user) => user.id)
+  authenticator.registerUserDeserializer(async (id) => users.findById(id))
+  const app = await sessionApp()
+  await app.register(authenticator.initialize())
+  await app.register(authenticator.secureSession())
+  app.post('/login', async (request) => {
+    await request.logIn(users.byId.get(1))
+    return { id: 1 }
+  })
+  app.get('/me', async (request) => ({ id: request.user?.id ?? null }))
+  await app.ready()
+  const cookie = cookieOf(await app.inject({ method: 'POST', url: '/login' }))
+  return { app, request: { method: 'GET', url: '/me', headers: { cookie } }, expect: 1 }
+}
+
+/** The plugin on its session backend, with its defaults. */
+async function pluginSession () {
+  const users = await makeUsers(CHEAP_HASH_OPTIONS)
+  const app = Fastify()
+  await app.register(auth, pluginOptions(users))
+  app.post('/login', async (request) => {
+    await request.login({ userId: 1 })
+    return { id: request.user.id }
+  })
+  app.get('/me', async (request) => ({ id: request.user?.id ?? null }))
+  await app.ready()
+  const cookie = cookieOf(await app.inject({ method: 'POST', url: '/login' }))
+  return { app, request: { method: 'GET', url: '/me', headers: { cookie } }, expect: 1 }
+}
+
+/** JWT baseline: @fastify/jwt used by hand. The token carries the id; each request verifies it and finds the user. */
+async function jwtByHand () {
+  const users = await makeUsers(CHEAP_HASH_OPTIONS)
+  const app = Fastify()
+  await app.register(fastifyJwt, { secret: JWT_SECRET, sign: { expiresIn: '15m' } })
+  app.get('/me', async (request) => {
+    let id = null
+    if (request.headers.authorization !== undefined) {
+      const claims = await request.jwtVerify()
+      id = (await users.findById(claims.sub))?.id ?? null
+    }
+    return { id }
+  })
+  await app.ready()
+  const token = app.jwt.sign({ sub: '1' })
+  return { app, request: { method: 'GET', url: '/me', headers: { authorization: `Bearer ${token}` } }, expect: 1 }
+}
+
+const variants = {
+  bare,
+  'session-anonymous': sessionAnonymous,
+  'plugin-anonymous': pluginAnonymous,
+  'session-by-hand': sessionByHand,
+  passport,
+  'plugin-session': pluginSession,
+  'jwt-by-hand': jwtByHand
+}
+
+/** Builds a variant and proves it answers its request with the expected user before anything is timed. */
+async function build (name) {
+  const variant = await variants[name]()
+  await variant.app.ready()
+  for (let i = 0; i < 3; i++) {
+    const response = await variant.app.inject(variant.request)
+    const body = response.json()
+    if (response.statusCode !== 200 || body.id !== variant.expect) {
+      throw new Error(`${name}: GET /me answered ${response.statusCode} ${response.body}, expected id ${variant.expect}`)
+    }
+    if (response.headers['set-cookie'] !== undefined) {
+      throw new Error(`${name}: GET /me set a cookie (${response.headers['set-cookie']}): the session was saved again`)
+    }
+  }
+  return variant
+}
+
+module.exports = { variants, build }

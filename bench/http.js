@@ -1,0 +1,73 @@
+'use strict'
+
+// Loopback HTTP figures: requests/s and p99 latency from autocannon, against each variant served by its own child
+// process (bench/server.js). Variants are interleaved over rounds like the in-process figures.
+
+const { fork } = require('node:child_process')
+const path = require('node:path')
+const autocannon = require('autocannon')
+const { variants } = require('./apps')
+const { interleave, median, log, report } = require('./common')
+
+const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 5)
+const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 2)
+const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 10)
+
+function startServer (name) {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'server.js'), [name], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    child.once('message', server => resolve({ ...server, child }))
+    child.once('exit', code => reject(new Error(`server ${name} exited with ${code}`)))
+  })
+}
+
+function load (server, seconds) {
+  const { request, port, expect } = server
+  return autocannon({
+    url: `http://127.0.0.1:${port}${request.url}`,
+    method: request.method,
+    headers: request.headers,
+    connections: CONNECTIONS,
+    duration: seconds,
+    // A response that is not the expected user counts as an error: a fast wrong answer is not a figure.
+    expectBody: JSON.stringify({ id: expect })
+  })
+}
+
+async function main () {
+  const names = (process.argv[2]?.split(',') ?? Object.keys(variants)).filter(name => name in variants)
+  const servers = {}
+  try {
+    for (const name of names) servers[name] = await startServer(name)
+    for (const name of names) await load(servers[name], 1)
+    log(`http: ${names.length} variants, ${ROUNDS} rounds of ${SECONDS} s, ${CONNECTIONS} connections`)
+    const results = await interleave(names, ROUNDS, async (name) => {
+      const result = await load(servers[name], SECONDS)
+      const failed = result.errors + result.timeouts + result.non2xx + result.mismatches
+      if (failed > 0) throw new Error(`${name}: ${failed} failed requests (errors, timeouts, non-2xx or wrong body)`)
+      return { rps: result.requests.average, p99: result.latency.p99 }
+    }, round => log(`  round ${round + 1}/${ROUNDS}`))
+    const rps = Object.fromEntries(names.map(name => [name, results[name].map(r => r.rps)]))
+    const p99 = Object.fromEntries(names.map(name => [name, results[name].map(r => r.p99)]))
+    report({
+      section: 'http',
+      rounds: ROUNDS,
+      seconds: SECONDS,
+      connections: CONNECTIONS,
+      rps,
+      p99,
+      medianRps: Object.fromEntries(names.map(name => [name, median(rps[name])])),
+      medianP99Ms: Object.fromEntries(names.map(name => [name, median(p99[name])]))
+    })
+  } finally {
+    for (const server of Object.values(servers)) {
+      server.child.removeAllListeners('exit')
+      server.child.disconnect()
+    }
+  }
+}
+
+main().catch(err => {
+  console.error(err)
+  process.exitCode = 1
+})

@@ -1,0 +1,155 @@
+'use strict'
+
+// `npm run bench [-- section ...]`: runs each section in a process of its own (so argon2's threads, one section's
+// garbage and JIT state do not leak into the next), then prints every goal as a ratio against the baseline measured in
+// the same run, as a Markdown table. Progress goes to stderr, the table to stdout.
+
+const { fork } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { pairedRatio } = require('./common')
+
+const SECTIONS = {
+  inject: { file: 'inject.js' },
+  http: { file: 'http.js' },
+  argon2: { file: 'argon2.js' },
+  'event-loop': { file: 'event-loop.js' },
+  memory: { file: 'memory.js', execArgv: ['--expose-gc'] },
+  micro: { file: 'micro.js' }
+}
+
+function runSection (name) {
+  const { file, execArgv = [] } = SECTIONS[name]
+  return new Promise((resolve, reject) => {
+    let result
+    const child = fork(path.join(__dirname, file), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    child.on('message', message => { result = message })
+    child.on('exit', code => {
+      if (code === 0 && result !== undefined) resolve(result)
+      else reject(new Error(`bench section ${name} failed (exit code ${code})`))
+    })
+  })
+}
+
+const fixed = (value, digits = 2) => Number.isFinite(value) ? value.toFixed(digits) : 'n/a'
+const x = value => Number.isFinite(value) ? `${fixed(value)}x` : 'n/a'
+
+function within (value, goal) {
+  if (!Number.isFinite(value)) return ''
+  return goal(value) ? 'met' : '**missed**'
+}
+
+/** Rows of the results table: [figure, baseline, goal, in-process, HTTP req/s, HTTP p99, verdict]. */
+function perRequestRows (inject, http) {
+  const pairs = [
+    ['authenticated request, session backend', 'plugin-session', 'session-by-hand', '@fastify/session by hand', '≤ 1.05x', v => v <= 1.05],
+    ['authenticated request, session backend', 'plugin-session', 'passport', '@fastify/passport', '≤ 0.95x', v => v <= 0.95],
+    ['authenticated request, JWT backend', 'plugin-jwt', 'jwt-by-hand', '@fastify/jwt by hand', '≤ 1.05x', v => v <= 1.05],
+    ['anonymous request', 'plugin-anonymous', 'session-anonymous', 'Fastify + @fastify/session', '≤ 1.05x', v => v <= 1.05]
+  ]
+  return pairs.map(([figure, subject, baseline, baselineName, goal, meets]) => {
+    const cpu = inject?.perRound[subject] && inject.perRound[baseline]
+      ? pairedRatio(inject.perRound[subject], inject.perRound[baseline])
+      : NaN
+    // Throughput as a cost: the baseline's req/s over the plugin's, so that above 1 means slower, like the others.
+    const rps = http?.rps[subject] && http.rps[baseline] ? pairedRatio(http.rps[baseline], http.rps[subject]) : NaN
+    const p99 = http?.p99[subject] && http.p99[baseline] ? pairedRatio(http.p99[subject], http.p99[baseline]) : NaN
+    const verdict = Number.isFinite(cpu) ? within(cpu, meets) : (inject ? 'pending' : '')
+    return [figure, baselineName, goal, x(cpu), x(rps), x(p99), verdict]
+  })
+}
+
+function table (header, rows) {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map(row => `| ${row.join(' | ')} |`)
+  ].join('\n')
+}
+
+function report (results) {
+  const { inject, http, argon2, memory, micro } = results
+  const eventLoop = results['event-loop']
+  const out = []
+  out.push(`Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ` +
+    `${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}; ` +
+    `load average at the end ${os.loadavg().map(l => l.toFixed(1)).join(' ')}.`)
+  out.push('')
+  out.push('Ratios are the plugin\'s cost over the baseline\'s (below 1: cheaper), medians of the per-round ratios.')
+  out.push('')
+  if (inject || http) {
+    out.push(table(['figure', 'baseline', 'goal', 'in-process CPU/request', 'HTTP time/request (1/req/s)', 'HTTP p99', 'in-process'],
+      perRequestRows(inject, http)))
+    out.push('')
+  }
+  if (argon2) {
+    const m = argon2.perRound
+    const rows = [
+      ['`authenticate` (correct password)', 'bare `argon2.verify`, same hash', '≤ 1.03x', pairedRatio(m.authenticate, m['argon2.verify']), v => v <= 1.03],
+      ['failure: unknown user', 'wrong password', '0.9x to 1.1x', pairedRatio(m['unknown user'], m['wrong password']), v => v >= 0.9 && v <= 1.1],
+      ['failure: inactive user', 'wrong password', '0.9x to 1.1x', pairedRatio(m['inactive user'], m['wrong password']), v => v >= 0.9 && v <= 1.1]
+    ]
+    out.push(table(['figure (argon2 ' + argon2.parameters + ', wall time)', 'baseline', 'goal', 'ratio', 'verdict'],
+      rows.map(([figure, baseline, goal, ratio, meets]) => [figure, baseline, goal, x(ratio), within(ratio, meets)])))
+    out.push('')
+  }
+  if (eventLoop || memory) {
+    const rows = []
+    if (eventLoop) {
+      rows.push([`event-loop delay p99, ${eventLoop.concurrent} logins at once`, '< 20 ms',
+        `${fixed(eventLoop.logins.p99Ms, 1)} ms (bare argon2.verify ×${eventLoop.concurrent}: ${fixed(eventLoop.verifies.p99Ms, 1)} ms; idle: ${fixed(eventLoop.idle.p99Ms, 1)} ms)`,
+        within(eventLoop.logins.p99Ms, v => v < 20)])
+    }
+    if (memory) {
+      rows.push([`heap after ${memory.cycles} login/logout cycles`, '≤ 1.10x the start',
+        `${x(memory.heapRatio)} (${fixed(memory.start.heap / 2 ** 20, 1)} → ${fixed(memory.end.heap / 2 ** 20, 1)} MiB)`,
+        within(memory.heapRatio, v => v <= 1.1)])
+      rows.push([`session store entries after ${memory.cycles} cycles`, 'back to the start',
+        `${memory.start.entries} → ${memory.end.entries}`, memory.end.entries <= memory.start.entries ? 'met' : '**missed**'])
+    }
+    out.push(table(['figure', 'goal', 'measured', 'verdict'], rows))
+    out.push('')
+  }
+  if (inject) {
+    out.push('In-process CPU time per request (median µs; absolute figures vary between runs on a shared machine): ' +
+      Object.entries(inject.medianUs).map(([name, us]) => `${name} ${fixed(us, 1)}`).join(', ') + '.')
+    out.push('')
+  }
+  if (http) {
+    out.push('HTTP (median req/s, p99 ms): ' + Object.keys(http.medianRps)
+      .map(name => `${name} ${Math.round(http.medianRps[name])} / ${http.medianP99Ms[name]}`).join(', ') + '.')
+    out.push('')
+  }
+  if (micro) {
+    out.push('What the session backend adds per authenticated request, alone (median ns): ' +
+      Object.entries(micro.medianNs).map(([name, ns]) => `${name} ${Math.round(ns)}`).join(', ') + '.')
+    out.push('')
+  }
+  return out.join('\n')
+}
+
+async function main () {
+  if (!fs.existsSync(path.join(__dirname, '..', 'dist', 'index.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` first')
+  }
+  const wanted = process.argv.slice(2)
+  const unknown = wanted.filter(name => !(name in SECTIONS))
+  if (unknown.length > 0) throw new Error(`unknown section(s) ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}`)
+  const names = wanted.length > 0 ? wanted : Object.keys(SECTIONS)
+  const results = {}
+  const began = Date.now()
+  for (const name of names) {
+    const start = Date.now()
+    process.stderr.write(`== ${name}\n`)
+    results[name] = await runSection(name)
+    process.stderr.write(`== ${name} done in ${((Date.now() - start) / 1000).toFixed(0)} s\n`)
+  }
+  process.stderr.write(`== all done in ${((Date.now() - began) / 1000).toFixed(0)} s\n\n`)
+  process.stdout.write(report(results) + '\n')
+}
+
+main().catch(err => {
+  console.error(err.message)
+  process.exitCode = 1
+})
