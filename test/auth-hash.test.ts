@@ -1,0 +1,36 @@
+import t from 'tap'
+import { createAuthHasher, sameAuthHash } from '../lib/auth'
+import { build, hashOf, loginAs } from './helper'
+
+const SECRET = 'a-test-secret-that-is-32-chars-long!!'
+
+t.test('sameAuthHash accepts only the very same hash', async t => {
+  const authHash = createAuthHasher(SECRET, user => (user as { password: string }).password)
+  const expected = authHash({ password: '$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g' })
+  t.equal(expected.length, 43, 'an auth hash is 43 base64url characters')
+  t.ok(sameAuthHash(expected, expected))
+  t.ok(sameAuthHash(String(expected), expected), 'a copy read back from a store matches')
+  // Every position counts: a compare that stopped early or skipped a character would let one of these through.
+  for (let i = 0; i < expected.length; i++) {
+    const flipped = expected.slice(0, i) + (expected[i] === 'A' ? 'B' : 'A') + expected.slice(i + 1)
+    t.notOk(sameAuthHash(flipped, expected), `a difference at position ${i}`)
+  }
+  t.notOk(sameAuthHash(expected.slice(1), expected), 'shorter')
+  t.notOk(sameAuthHash(expected + 'A', expected), 'longer')
+  t.notOk(sameAuthHash('', expected))
+  for (const notAString of [undefined, null, 42, [expected], { toString: () => expected }, Buffer.from(expected)]) {
+    t.notOk(sameAuthHash(notAString, expected), `not a string: ${typeof notAString}`)
+  }
+  t.not(authHash({ password: 'another hash' }), expected, 'another password hash gives another auth hash')
+})
+
+t.test('a login made before a password change stops authenticating', async t => {
+  const { app, users } = await build(t)
+  const bob = users.add({ id: 1, username: 'bob', password: await hashOf('old password') })
+  const cookie = await loginAs(app, 'bob', 'old password')
+  t.equal((await app.inject({ url: '/whoami', headers: { cookie } })).json().user?.id, 1)
+  bob.password = await hashOf('new password')
+  const after = await app.inject({ url: '/whoami', headers: { cookie } })
+  t.equal(after.json().user, null)
+  t.equal((await app.inject({ url: '/me', headers: { cookie } })).statusCode, 401)
+})
