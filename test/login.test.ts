@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import fastifySession from '@fastify/session'
+import { getUserFromSession } from '../lib/index'
 import { AUTH_HASH_KEY, BACKEND_KEY, LOGIN_NONCE_KEY, USER_ID_KEY } from '../lib/constants'
 import { SECRET, TestUsers, build, cookieFrom, hashOf, loginAs } from './helper'
 
@@ -140,7 +141,12 @@ t.test('an unknown backend is FST_AUTH_UNSUPPORTED_BACKEND; an unconfigured one 
 t.test('a route outside the session cookie path cannot log in', async t => {
   const users = new TestUsers()
   users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
-  const { app } = await build(t, { users, plugin: { session: { secret: SECRET, cookie: { secure: false, path: '/app' } } } })
+  const { app } = await build(t, {
+    users,
+    plugin: { session: { secret: SECRET, cookie: { secure: false, path: '/app' } } },
+    extend: app => app.get('/seed-user', async request => ({ user: await getUserFromSession(request) }))
+  })
+  t.same((await app.inject({ url: '/seed-user' })).json(), { user: null }, 'getUserFromSession finds no session there')
   const response = await app.inject({ method: 'POST', url: '/login', payload: { username: 'ann', password: 'pw' } })
   t.equal(response.statusCode, 500)
   t.equal(response.json().code, 'FST_AUTH_SESSION_UNAVAILABLE')
@@ -162,4 +168,33 @@ t.test('onLogin is awaited with the user; a throwing listener is logged and the 
   const bob = await loginAs(app, 'bob', 'pw')
   const me = await app.inject({ url: '/me', headers: { cookie: bob } })
   t.equal(me.json().user.username, 'bob')
+})
+
+t.test('string user ids work; over-long ones are refused', async t => {
+  const users = new TestUsers()
+  const { app } = await build(t, {
+    users,
+    plugin: { getUserId: (user: { username: string }) => `u-${user.username}`, users: { ...users, findById: async (id: string) => users.findByUsername(id.slice(2)) } },
+    extend: app => app.post('/raw', async request => { await request.login(request.body as never); return { id: request.getUserId() } })
+  })
+  users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+  const cookie = await loginAs(app, 'ann', 'pw')
+  const me = await app.inject({ url: '/whoami', headers: { cookie } })
+  t.equal(me.json().id, 'u-ann')
+  t.equal(me.json().user.username, 'ann')
+  const long = await app.inject({ method: 'POST', url: '/raw', payload: { userId: `u-${'a'.repeat(511)}` } })
+  t.equal(long.statusCode, 401)
+})
+
+t.test('a user without a password (signed up elsewhere) can be logged in by id; setting a password ends that login', async t => {
+  const { app, users } = await setup(t, {}, app => app.post('/sso', async request => {
+    await request.login({ userId: 9 })
+    return {}
+  }))
+  const sso = users.add({ id: 9, username: 'sso' })
+  const response = await app.inject({ method: 'POST', url: '/sso' })
+  const cookie = cookieFrom(response)!
+  t.equal((await app.inject({ url: '/me', headers: { cookie } })).json().user.username, 'sso')
+  sso.password = await hashOf('now with a password')
+  t.equal((await app.inject({ url: '/me', headers: { cookie } })).statusCode, 401)
 })

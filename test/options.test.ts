@@ -136,3 +136,23 @@ t.test('the app can override the session defaults', async t => {
   const response = await app.inject({ url: '/whoami' })
   t.match(String(response.headers['set-cookie']), /SameSite=Strict/)
 })
+
+t.test('the auth hash key: the first of several session secrets, or a Buffer authHashSecret', async t => {
+  for (const plugin of [
+    { session: { secret: [SECRET, 'an-older-secret-also-32-characters!!'], cookie: { secure: false } } },
+    { authHashSecret: Buffer.alloc(32, 7) }
+  ]) {
+    const users = new TestUsers()
+    users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+    const { app } = await build(t, { users, plugin })
+    const cookie = await loginAs(app, 'ann', 'pw')
+    t.equal((await app.inject({ url: '/me', headers: { cookie } })).statusCode, 200)
+  }
+  const signer = { sign: (value: string) => value, unsign: () => ({ valid: false, renew: false, value: null }) }
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(auth, { users, session: { secret: signer as never }, jwt: { secret: 'j'.repeat(32) } })
+  t.pass('a string jwt secret keys the auth hash when the session secret is a signer')
+  const err = await registerError({ users, session, authHashSecret: 12345 })
+  t.match(err.message, /authHashSecret/)
+})
