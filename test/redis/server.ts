@@ -16,6 +16,7 @@ const STOP_TIMEOUT = 3000
 const NO_REDIS = 'redis-server is not installed (Debian: apt-get install redis-server), and REDIS_URL is not set'
 
 let binaryChecked: boolean | undefined
+let pdeathsig: boolean | undefined
 
 function hasRedisServer (): boolean {
   if (binaryChecked === undefined) {
@@ -23,6 +24,18 @@ function hasRedisServer (): boolean {
     binaryChecked = probe.error === undefined && probe.status === 0
   }
   return binaryChecked
+}
+
+/**
+ * util-linux's setpriv makes the kernel kill redis-server when the test process dies, however it dies (tap ends a
+ * test that times out without running its exit handlers). Where setpriv is missing, the exit handlers below remain.
+ */
+function command (args: string[]): [string, string[]] {
+  if (pdeathsig === undefined) {
+    const probe = spawnSync('setpriv', ['--pdeathsig', 'SIGKILL', '--', 'true'], { timeout: 5000, stdio: 'ignore' })
+    pdeathsig = probe.error === undefined && probe.status === 0
+  }
+  return pdeathsig ? ['setpriv', ['--pdeathsig', 'SIGKILL', '--', 'redis-server', ...args]] : ['redis-server', args]
 }
 
 /** Why tests that only need some Redis cannot run here (a reason for tap's `skip`), or false when they can. */
@@ -61,10 +74,18 @@ function freePort (): Promise<number> {
 }
 
 const running = new Set<ChildProcess>()
-// A test that dies before its teardown must not leave a redis-server behind.
-process.once('exit', () => {
+function killAll (): void {
   for (const child of running) child.kill('SIGKILL')
-})
+}
+// A test that dies before its teardown (a crash, or tap's SIGTERM on a timeout) must not leave a redis-server behind.
+process.once('exit', killAll)
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    killAll()
+    // Listener gone, the signal again: the process ends as it would have without us.
+    process.kill(process.pid, signal)
+  })
+}
 
 function exited (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
@@ -105,7 +126,8 @@ export class RedisServer {
   }
 
   #spawn (): Promise<void> {
-    const child = spawn('redis-server', [
+    // setpriv execs redis-server in its own process, so the child's pid is the server's, for kill, pause and resume.
+    const child = spawn(...command([
       '--port', String(this.port),
       '--bind', '127.0.0.1',
       '--save', '',
@@ -113,7 +135,7 @@ export class RedisServer {
       '--dir', this.#dir,
       '--daemonize', 'no',
       '--loglevel', 'notice'
-    ], { stdio: ['ignore', 'pipe', 'pipe'] })
+    ]), { stdio: ['ignore', 'pipe', 'pipe'] })
     this.#child = child
     running.add(child)
     child.once('exit', () => running.delete(child))
