@@ -71,17 +71,24 @@ t.test('a session whose login record is gone is anonymous (a stale save revived 
 
 t.test('a session with auth keys it did not get from login is anonymous', async t => {
   const { app, store } = await setup(t)
-  const tamper: Array<[string, (s: Record<string, unknown>) => void]> = [
+  type Tamper = (session: Record<string, unknown>, record: Record<string, unknown>) => void
+  const tamper: Array<[string, Tamper]> = [
     ['another backend named', s => { s[BACKEND_KEY] = 'jwt' }],
     ['an invalid user id', s => { s[USER_ID_KEY] = { id: 1 } }],
     ['no login nonce', s => { delete s[LOGIN_NONCE_KEY] }],
     ['a login record of another user', s => { s[USER_ID_KEY] = 2 }],
-    ['a forged auth hash', s => { s[AUTH_HASH_KEY] = 'x'.repeat(43) }],
-    ['no auth hash', s => { delete s[AUTH_HASH_KEY] }]
+    ['a forged auth hash in the login record', (_s, r) => { r.authHash = 'x'.repeat(43) }],
+    ['no auth hash in the login record', (_s, r) => { delete r.authHash }],
+    // The session does not hold the auth hash: one planted there is not what is checked.
+    ['a forged auth hash in the login record, the right one in the session', (s, r) => {
+      s[AUTH_HASH_KEY] = r.authHash
+      r.authHash = 'x'.repeat(43)
+    }]
   ]
   for (const [name, change] of tamper) {
     const cookie = await loginAs(app, 'ann', 'pw')
-    change(sessionOf(store, cookie))
+    const session = sessionOf(store, cookie)
+    change(session, map(store).get(`auth-login:${String(session[LOGIN_NONCE_KEY])}`)!)
     const response = await app.inject({ url: '/whoami', headers: { cookie } })
     t.same(response.json(), { user: null, id: null }, name)
   }
