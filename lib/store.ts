@@ -1,3 +1,4 @@
+import { MemoryStore } from '@fastify/session'
 import { StoreError, StoreTimeoutError } from './errors'
 
 type Callback = (error?: unknown, value?: unknown) => void
@@ -24,8 +25,21 @@ export function withTimeout<T> (promise: Promise<T>, ms: number, operation: stri
  * open forever. A call that answers after its deadline is ignored. A store's error becomes a 503 whose message
  * says only which operation failed; the original is its `cause`.
  */
+const wrappers = new WeakMap<object, { ms: number, wrapper: SessionStore }>()
+
+/**
+ * @fastify/session's own MemoryStore answers synchronously from a Map and cannot fail or hang: it is used as it is, so
+ * the default setup pays nothing for a bound it cannot need. Any other store is wrapped once per timeout, not once per
+ * call (an app that registered @fastify/session itself hands its store over on every request).
+ */
+function needsNoBound (store: SessionStore): boolean {
+  return (store as unknown as Record<symbol, unknown>)[kTimed] === true || Object.getPrototypeOf(store) === MemoryStore.prototype
+}
+
 export function timedStore<S extends SessionStore> (store: S, ms: number): S {
-  if ((store as unknown as Record<symbol, unknown>)[kTimed] === true) return store
+  if (needsNoBound(store)) return store
+  const cached = wrappers.get(store)
+  if (cached !== undefined && cached.ms === ms) return cached.wrapper as S
   const bounded = (method: 'get' | 'set' | 'destroy') => function (this: S, ...args: unknown[]): void {
     const callback = args.pop() as Callback
     let done = false
@@ -53,12 +67,14 @@ export function timedStore<S extends SessionStore> (store: S, ms: number): S {
       }, ms)
     }
   }
-  return Object.create(store, {
+  const wrapper: S = Object.create(store, {
     [kTimed]: { value: true },
     get: { value: bounded('get') },
     set: { value: bounded('set') },
     destroy: { value: bounded('destroy') }
   })
+  wrappers.set(store, { ms, wrapper })
+  return wrapper
 }
 
 export function storeCall (store: SessionStore, method: 'get', id: string): Promise<unknown>

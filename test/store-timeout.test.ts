@@ -22,8 +22,18 @@ async function timersArmedBy (fn: () => Promise<void>): Promise<number> {
   return armed
 }
 
+/** A store that answers at once from a Map, as MemoryStore does, but that the plugin does not know. */
+function syncStore (): SessionStore {
+  const entries = new Map<string, unknown>()
+  return {
+    get: (id, callback) => callback(null, entries.get(id)),
+    set: (id, value, callback) => { entries.set(id, value); callback() },
+    destroy: (id, callback) => { entries.delete(id); callback() }
+  }
+}
+
 t.test('a store that answers synchronously costs no timer', async t => {
-  const store = timedStore(new MemoryStore() as unknown as SessionStore, 60_000)
+  const store = timedStore(syncStore(), 60_000)
   const before = activeTimeouts()
   const armed = await timersArmedBy(async () => {
     let answered = false
@@ -52,4 +62,22 @@ t.test('a store that answers later has its deadline armed until it answers', asy
   late?.(null, { v: 'too late' })
   await storeCall(store, 'set', 'a', {})
   t.equal(activeTimeouts(), before, 'an answered call clears its deadline')
+})
+
+t.test('MemoryStore is used as it is; any other store is wrapped once per timeout', async t => {
+  const memory = new MemoryStore() as unknown as SessionStore
+  t.equal(timedStore(memory, 1000), memory, 'MemoryStore cannot hang: no wrapper')
+  class SlowMemoryStore extends MemoryStore {}
+  const subclass = new SlowMemoryStore() as unknown as SessionStore
+  t.not(timedStore(subclass, 1000), subclass, 'a subclass may do anything: it is bounded')
+
+  const other = syncStore()
+  const wrapped = timedStore(other, 1000)
+  t.not(wrapped, other)
+  t.equal(timedStore(other, 1000), wrapped, 'the same store and timeout give the same wrapper')
+  t.equal(timedStore(wrapped, 1000), wrapped, 'a wrapper is not wrapped again')
+  const otherTimeout = timedStore(other, 50)
+  t.not(otherTimeout, wrapped, 'another timeout gets its own wrapper')
+  await t.resolves(storeCall(otherTimeout, 'set', 'a', 1))
+  t.equal(await storeCall(wrapped, 'get', 'a'), 1, 'wrappers share the store underneath')
 })
