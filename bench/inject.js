@@ -1,40 +1,64 @@
 'use strict'
 
-// In-process figures: the CPU time one request costs, through app.inject (no sockets, no HTTP parser), so what is
-// left is Fastify, the plugins and the route. CPU time rather than wall time, because on a shared machine wall time
-// also counts the time other processes held the cores.
+// In-process figures: what one request costs through app.inject (no sockets, no HTTP parser), so what is left is
+// Fastify, the plugins and the route. Each variant runs in its own process (bench/inject-worker.js); this one asks
+// them in turn for a batch, round after round. Two figures per batch:
+// - CPU time per request (process.cpuUsage over the batch): everything, garbage collection included, but on a
+//   shared machine it also moves with what other processes do to the caches;
+// - the median of the requests' own times: leaves out the requests that a collection or the scheduler interrupted,
+//   the steadiest figure on a busy machine.
 
-const { build, variants } = require('./apps')
+const { fork } = require('node:child_process')
+const path = require('node:path')
+const { variants } = require('./apps')
 const { interleave, median, log, report } = require('./common')
 
 const ROUNDS = Number(process.env.BENCH_INJECT_ROUNDS ?? 15)
 const REQUESTS = Number(process.env.BENCH_INJECT_REQUESTS ?? 1000)
 const WARMUP = Number(process.env.BENCH_INJECT_WARMUP ?? 3000)
 
-async function batch (variant, count) {
-  const { app, request } = variant
-  const start = process.cpuUsage()
-  for (let i = 0; i < count; i++) await app.inject(request)
-  const used = process.cpuUsage(start)
-  return (used.user + used.system) / count
+function startWorker (name) {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, 'inject-worker.js'), [name], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const onExit = code => reject(new Error(`inject worker ${name} exited with ${code}`))
+    child.once('exit', onExit)
+    child.once('message', () => resolve({
+      child,
+      batch (count) {
+        return new Promise((resolve, reject) => {
+          child.once('message', resolve)
+          child.once('exit', onExit)
+          child.send({ count })
+        }).finally(() => child.removeListener('exit', onExit))
+      }
+    }))
+  })
 }
 
 async function main () {
   const names = (process.argv[2]?.split(',') ?? Object.keys(variants)).filter(name => name in variants)
-  const apps = {}
-  for (const name of names) apps[name] = await build(name)
-  for (const name of names) await batch(apps[name], WARMUP)
-  log(`inject: ${names.length} variants, ${ROUNDS} rounds of ${REQUESTS} requests`)
-  const perRound = await interleave(names, ROUNDS, name => batch(apps[name], REQUESTS),
-    round => log(`  round ${round + 1}/${ROUNDS}`))
-  for (const name of names) await apps[name].app.close()
-  report({
-    section: 'inject',
-    rounds: ROUNDS,
-    requests: REQUESTS,
-    perRound,
-    medianUs: Object.fromEntries(names.map(name => [name, median(perRound[name])]))
-  })
+  const workers = {}
+  try {
+    for (const name of names) workers[name] = await startWorker(name)
+    for (const name of names) await workers[name].batch(WARMUP)
+    log(`inject: ${names.length} variants, ${ROUNDS} rounds of ${REQUESTS} requests`)
+    const perRound = await interleave(names, ROUNDS, name => workers[name].batch(REQUESTS),
+      round => log(`  round ${round + 1}/${ROUNDS}`))
+    const pick = (key) => Object.fromEntries(names.map(name => [name, perRound[name].map(r => r[key])]))
+    const cpu = pick('cpu')
+    const wall = pick('wall')
+    report({
+      section: 'inject',
+      rounds: ROUNDS,
+      requests: REQUESTS,
+      cpu,
+      wall,
+      medianCpuUs: Object.fromEntries(names.map(name => [name, median(cpu[name])])),
+      medianWallUs: Object.fromEntries(names.map(name => [name, median(wall[name])]))
+    })
+  } finally {
+    for (const worker of Object.values(workers)) worker.child.disconnect()
+  }
 }
 
 main().catch(err => {
