@@ -1,0 +1,177 @@
+'use strict'
+
+const { randomBytes } = require('node:crypto')
+const { readFileSync } = require('node:fs')
+const { join } = require('node:path')
+const Fastify = require('fastify')
+const formbody = require('@fastify/formbody')
+const csrfProtection = require('@fastify/csrf-protection')
+const rateLimit = require('@fastify/rate-limit')
+// The package itself, through its own "exports" (npm run build makes dist/): the demo uses it as an app would.
+const auth = require('fastify-auth-helpers')
+const page = require('./page')
+
+const { AuthenticationError } = auth
+
+const DEMO_CREDENTIALS = Object.freeze({ username: 'demo@example.com', password: 'correct horse battery staple' })
+
+const STYLE = readFileSync(join(__dirname, 'style.css'), 'utf8')
+
+// The page loads nothing but its own stylesheet and posts forms only to itself; nothing may frame it.
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+/** Emails are compared case-insensitively, by the user store and by the rate limiter alike. */
+function normalizeUsername (username) {
+  return typeof username === 'string' ? username.trim().toLowerCase() : ''
+}
+
+/** The embedded user store: a Map, filled at start. Any database fits behind the same two functions. */
+function memoryUsers () {
+  const byId = new Map()
+  return {
+    add (user) {
+      byId.set(user.id, user)
+      return user
+    },
+    async findByUsername (username) {
+      const wanted = normalizeUsername(username)
+      for (const user of byId.values()) if (user.username === wanted) return user
+      return null
+    },
+    async findById (id) {
+      return byId.get(Number(id))
+    }
+  }
+}
+
+function sendPage (reply, html) {
+  return reply
+    .type('text/html; charset=utf-8')
+    // The page holds a CSRF token and, signed in, the user's details: no cache may keep it.
+    .header('cache-control', 'no-store')
+    .header('content-security-policy', CONTENT_SECURITY_POLICY)
+    .header('x-content-type-options', 'nosniff')
+    .header('referrer-policy', 'no-referrer')
+    .send(html)
+}
+
+/**
+ * Builds the demo app: the plugin on the session backend for the HTML pages.
+ *
+ * options: `hashOptions` (argon2 cost, the plugin's defaults when absent), `sessionStore` (@fastify/session's
+ * MemoryStore when absent), `sessionSecret`, `loginLimit` ({ max, timeWindow } per account), `logger`.
+ */
+async function buildDemo (options = {}) {
+  const {
+    hashOptions,
+    sessionStore,
+    sessionSecret = randomBytes(32).toString('base64url'),
+    loginLimit = { max: 5, timeWindow: '1 minute' },
+    logger = false
+  } = options
+
+  const app = Fastify({ logger })
+  const users = memoryUsers()
+
+  await app.register(auth, {
+    users,
+    hashOptions,
+    session: {
+      secret: sessionSecret,
+      store: sessionStore,
+      cookie: {
+        // The demo serves plain http on localhost, where a Secure cookie is never sent back and nobody could stay
+        // signed in. 'auto' marks the cookie Secure whenever the request came over https (behind a TLS proxy, set
+        // Fastify's trustProxy so that it can tell), so the same line is right in production.
+        secure: 'auto',
+        maxAge: 8 * 60 * 60 * 1000
+      }
+    }
+  })
+  // Hashed at start with the plugin's own parameters, as a sign-up form would.
+  users.add({
+    id: 1,
+    username: DEMO_CREDENTIALS.username,
+    name: 'Demo User',
+    password: await app.hashPassword(DEMO_CREDENTIALS.password)
+  })
+
+  await app.register(formbody)
+  // The CSRF secret lives in the session, server-side; login keeps it, logout drops it with the rest of the session.
+  await app.register(csrfProtection, { sessionPlugin: '@fastify/session' })
+  await app.register(rateLimit, { global: false })
+
+  /**
+   * One budget per account, shared by every way of signing in. It counts each attempt before its password is
+   * checked, so that guesses sent all at once cannot slip under the limit while the first ones are being verified.
+   */
+  const limitLogin = app.createRateLimit({
+    max: loginLimit.max,
+    timeWindow: loginLimit.timeWindow,
+    keyGenerator: request => `login:${normalizeUsername(request.body?.username)}`
+  })
+  async function attemptsLeft (request, reply) {
+    const limit = await limitLogin(request)
+    if (!limit.isExceeded) return true
+    reply.code(429).header('retry-after', limit.ttlInSeconds)
+    return false
+  }
+
+  await app.register(async function pages (app) {
+    app.setErrorHandler(function renderError (error, request, reply) {
+      const status = error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+      if (status >= 500) request.log.error({ err: error }, 'demo page failed')
+      const message = error.code?.startsWith('FST_CSRF_')
+        ? 'This form has expired or did not come from this page. Go back, reload and try again.'
+        : status >= 500 ? 'Something went wrong.' : error.message
+      return sendPage(reply.code(status), page.errorPage({ message }))
+    })
+
+    app.get('/style.css', function style (_request, reply) {
+      return reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(STYLE)
+    })
+
+    app.get('/', function home (request, reply) {
+      const csrfToken = reply.generateCsrf()
+      return sendPage(reply, request.user === null
+        ? page.signInForm({ csrfToken, credentials: DEMO_CREDENTIALS })
+        : page.signedIn({ csrfToken, user: request.user }))
+    })
+
+    app.post('/login', { preHandler: app.csrfProtection }, async function signIn (request, reply) {
+      const { username, password } = request.body ?? {}
+      const form = error => page.signInForm({
+        csrfToken: reply.generateCsrf(),
+        error,
+        username: typeof username === 'string' ? username : '',
+        credentials: DEMO_CREDENTIALS
+      })
+      if (!await attemptsLeft(request, reply)) {
+        return sendPage(reply, form('Too many sign-in attempts for this account. Wait a minute and try again.'))
+      }
+      let user
+      try {
+        user = await request.authenticate(username, password)
+      } catch (err) {
+        // Only a failed check is a wrong password: a user store that is down is a 500. The in-memory store never
+        // fails, so the demo cannot take this branch; a database-backed app can.
+        /* c8 ignore next */
+        if (!(err instanceof AuthenticationError)) throw err
+        return sendPage(reply.code(401), form(err.message))
+      }
+      await request.login({ user })
+      // Post/Redirect/Get: reloading the signed-in page does not resubmit the password.
+      return reply.redirect('/', 303)
+    })
+
+    app.post('/logout', { preHandler: app.csrfProtection }, async function signOut (request, reply) {
+      await request.logout()
+      return reply.redirect('/', 303)
+    })
+  })
+
+  return app
+}
+
+module.exports = { buildDemo, DEMO_CREDENTIALS }
