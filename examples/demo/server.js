@@ -1,6 +1,7 @@
 'use strict'
 
-// `npm run demo`: the demo app on HOST:PORT (127.0.0.1:3000 by default). REDIS_URL keeps sessions in Redis.
+// `npm run demo`: the demo app on HOST:PORT (127.0.0.1:3000 by default). REDIS_URL keeps sessions in Redis,
+// LOG_LEVEL (default warn) sets the logger's level.
 
 const { buildDemo, DEMO_CREDENTIALS } = require('./app')
 
@@ -19,7 +20,10 @@ async function main () {
   const port = Number(process.env.PORT || 3000)
   const redis = process.env.REDIS_URL ? await redisSessions(process.env.REDIS_URL) : null
 
-  const app = await buildDemo({ sessionStore: redis?.store, logger: { level: process.env.LOG_LEVEL || 'warn' } })
+  const app = await buildDemo({
+    sessionStore: redis?.store,
+    logger: { level: process.env.LOG_LEVEL || 'warn' }
+  })
   if (redis !== null) app.addHook('onClose', redis.close)
   const address = await app.listen({ host, port })
 
