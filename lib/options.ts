@@ -83,7 +83,6 @@ function sessionSecret (session: RawOptions['session']): string | undefined {
 }
 
 export function resolveOptions (options: RawOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') fail('options must be an object')
   const { users } = options
   if (users === null || typeof users !== 'object') fail('the `users` option (your user store) is required')
   checkFunction(users.findByUsername, 'users.findByUsername', true)
