@@ -97,6 +97,25 @@ t.test('the right password signs in under a new session id, and the page shows t
   t.notMatch((await visit(app, page.cookie)).body, /Signed in as/, 'the pre-login session id signs nobody in')
 })
 
+t.test('sign-in rotates the CSRF secret: tokens of the signed-out session are void afterwards', async t => {
+  const app = await demo(t)
+  const before = await visit(app)
+  const cookie = cookieFrom(await signIn(app, DEMO_CREDENTIALS.username, DEMO_CREDENTIALS.password, before))
+  const refused = await post(app, '/logout', cookie, { _csrf: before.token })
+  t.equal(refused.statusCode, 403, 'whoever saw the signed-out page cannot post as the signed-in user')
+  const after = await visit(app, cookie)
+  t.match(after.body, new RegExp(SIGNED_IN))
+  t.equal((await post(app, '/logout', cookie, { _csrf: after.token })).statusCode, 303, 'the new token works')
+})
+
+t.test('a form body larger than a form needs is refused', async t => {
+  const app = await demo(t)
+  const page = await visit(app)
+  const response = await signIn(app, 'x'.repeat(20_000), 'wrong', page)
+  t.equal(response.statusCode, 413)
+  t.match(response.headers['content-type'], /^text\/html/)
+})
+
 t.test('sign-out returns to the form, and the signed-in cookie no longer works', async t => {
   const app = await demo(t)
   const cookie = cookieFrom(await signIn(app, DEMO_CREDENTIALS.username, DEMO_CREDENTIALS.password))
@@ -136,7 +155,7 @@ t.test('forms without a valid CSRF token are refused with 403 and change nothing
 })
 
 t.test('sign-in is rate limited per account, counting every attempt, the right password included', async t => {
-  const app = await demo(t, { loginLimit: { max: 3, timeWindow: 60_000 } })
+  const app = await demo(t, { loginLimit: { perAccount: 3, perAddress: 100, timeWindow: 60_000 } })
   const page = await visit(app)
   for (let i = 0; i < 3; i++) t.equal((await signIn(app, DEMO_CREDENTIALS.username, 'wrong', page)).statusCode, 401)
 
@@ -153,8 +172,33 @@ t.test('sign-in is rate limited per account, counting every attempt, the right p
   t.equal(otherAccount.statusCode, 401, 'another account keeps its own budget')
 })
 
+t.test('sign-in is rate limited per address, whatever the accounts tried', async t => {
+  const app = await demo(t, { loginLimit: { perAccount: 2, perAddress: 2, timeWindow: 60_000 } })
+  const page = await visit(app)
+  const from = (remoteAddress: string, password: string) => app.inject({
+    method: 'POST',
+    url: '/login',
+    remoteAddress,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: page.cookie ?? '' },
+    payload: new URLSearchParams({ _csrf: page.token, username: DEMO_CREDENTIALS.username, password }).toString()
+  })
+  for (const username of ['ann@example.com', 'bob@example.com']) {
+    t.equal((await signIn(app, username, 'wrong', page)).statusCode, 401)
+  }
+  const limited = await from('127.0.0.1', DEMO_CREDENTIALS.password)
+  t.equal(limited.statusCode, 429)
+  t.ok(Number(limited.headers['retry-after']) > 0)
+  t.match(limited.body, /Too many sign-in attempts from this address/)
+  t.notOk(cookieFrom(limited))
+
+  // Two attempts on the account from elsewhere fit its budget of two only if the refused one above was not charged.
+  t.equal((await from('192.0.2.7', 'wrong')).statusCode, 401)
+  t.equal((await from('192.0.2.7', DEMO_CREDENTIALS.password)).statusCode, 303,
+    'another address has its own budget, and a refused attempt costs the account nothing')
+})
+
 t.test('guesses sent all at once are held to the limit too', async t => {
-  const app = await demo(t, { loginLimit: { max: 3, timeWindow: 60_000 } })
+  const app = await demo(t, { loginLimit: { perAccount: 3, perAddress: 100, timeWindow: 60_000 } })
   const page = await visit(app)
   const responses = await Promise.all(Array.from({ length: 10 }, () =>
     signIn(app, DEMO_CREDENTIALS.username, 'wrong', page)))

@@ -60,14 +60,14 @@ function sendPage (reply, html) {
  * Builds the demo app: the plugin on the session backend for the HTML pages.
  *
  * options: `hashOptions` (argon2 cost, the plugin's defaults when absent), `sessionStore` (@fastify/session's
- * MemoryStore when absent), `sessionSecret`, `loginLimit` ({ max, timeWindow } per account), `logger`.
+ * MemoryStore when absent), `sessionSecret`, `loginLimit` ({ perAccount, perAddress, timeWindow }), `logger`.
  */
 async function buildDemo (options = {}) {
   const {
     hashOptions,
     sessionStore,
     sessionSecret = randomBytes(32).toString('base64url'),
-    loginLimit = { max: 5, timeWindow: '1 minute' },
+    loginLimit = { perAccount: 5, perAddress: 20, timeWindow: '1 minute' },
     logger = false
   } = options
 
@@ -98,24 +98,36 @@ async function buildDemo (options = {}) {
   })
 
   await app.register(formbody)
-  // The CSRF secret lives in the session, server-side; login keeps it, logout drops it with the rest of the session.
+  // The CSRF secret lives in the session, server-side: a new one after sign-in, none after sign-out.
   await app.register(csrfProtection, { sessionPlugin: '@fastify/session' })
   await app.register(rateLimit, { global: false })
 
   /**
-   * One budget per account, shared by every way of signing in. It counts each attempt before its password is
-   * checked, so that guesses sent all at once cannot slip under the limit while the first ones are being verified.
+   * Two budgets for signing in, shared by every way of doing it. Per account: guesses at one password from many
+   * addresses. Per address: one client spraying many accounts (or flooding the limiter's memory to make it forget
+   * an account's count). Each attempt is counted before its password is checked, so that guesses sent all at once
+   * cannot slip under the limit while the first ones are being verified.
    */
-  const limitLogin = app.createRateLimit({
-    max: loginLimit.max,
+  const limitAddress = app.createRateLimit({ max: loginLimit.perAddress, timeWindow: loginLimit.timeWindow })
+  const limitAccount = app.createRateLimit({
+    max: loginLimit.perAccount,
     timeWindow: loginLimit.timeWindow,
-    keyGenerator: request => `login:${normalizeUsername(request.body?.username)}`
+    // Past the plugin's username limit (512 bytes) every name fails anyway: the key need not be longer.
+    keyGenerator: request => `login:${normalizeUsername(request.body?.username).slice(0, 512)}`
   })
-  async function attemptsLeft (request, reply) {
-    const limit = await limitLogin(request)
-    if (!limit.isExceeded) return true
-    reply.code(429).header('retry-after', limit.ttlInSeconds)
-    return false
+  /** The message for a refused attempt, after setting its 429 and Retry-After; undefined when the attempt may go on. */
+  async function refuseAttempt (request, reply) {
+    for (const [limiter, message] of [
+      [limitAddress, 'Too many sign-in attempts from this address.'],
+      [limitAccount, 'Too many sign-in attempts for this account.']
+    ]) {
+      const limit = await limiter(request)
+      if (limit.isExceeded) {
+        reply.code(429).header('retry-after', limit.ttlInSeconds)
+        return `${message} Wait a minute and try again.`
+      }
+    }
+    return undefined
   }
 
   await app.register(async function pages (app) {
@@ -139,7 +151,10 @@ async function buildDemo (options = {}) {
         : page.signedIn({ csrfToken, user: request.user }))
     })
 
-    app.post('/login', { preHandler: app.csrfProtection }, async function signIn (request, reply) {
+    // A sign-in form is a few hundred bytes: no reason to parse a megabyte.
+    const formRoute = { preHandler: app.csrfProtection, bodyLimit: 16 * 1024 }
+
+    app.post('/login', formRoute, async function signIn (request, reply) {
       const { username, password } = request.body ?? {}
       const form = error => page.signInForm({
         csrfToken: reply.generateCsrf(),
@@ -147,9 +162,8 @@ async function buildDemo (options = {}) {
         username: typeof username === 'string' ? username : '',
         credentials: DEMO_CREDENTIALS
       })
-      if (!await attemptsLeft(request, reply)) {
-        return sendPage(reply, form('Too many sign-in attempts for this account. Wait a minute and try again.'))
-      }
+      const refused = await refuseAttempt(request, reply)
+      if (refused !== undefined) return sendPage(reply, form(refused))
       let user
       try {
         user = await request.authenticate(username, password)
@@ -161,11 +175,14 @@ async function buildDemo (options = {}) {
         return sendPage(reply.code(401), form(err.message))
       }
       await request.login({ user })
+      // login keeps the visitor's session data but not the CSRF secret: whoever planted or saw the signed-out
+      // session (and so holds its tokens) must not hold a token of the signed-in one (Django rotates it too).
+      delete request.session._csrf
       // Post/Redirect/Get: reloading the signed-in page does not resubmit the password.
       return reply.redirect('/', 303)
     })
 
-    app.post('/logout', { preHandler: app.csrfProtection }, async function signOut (request, reply) {
+    app.post('/logout', formRoute, async function signOut (request, reply) {
       await request.logout()
       return reply.redirect('/', 303)
     })
