@@ -1,14 +1,11 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { createClient } from 'redis'
 import { DEMO_SERVER, startDemo } from './demo-process'
+import { redisFor, redisSkipReason } from './redis/server'
 
 // examples/demo/server.js as `npm run demo` runs it: its environment variables, its output, its Redis sessions.
-
-const REDIS_SERVER = '/usr/bin/redis-server'
 
 /** A browser's part of a form sign-in over real HTTP: the session cookie and the page's CSRF token. */
 async function signIn (url: string): Promise<string> {
@@ -53,31 +50,8 @@ t.test('a demo that cannot listen says why and exits 1', async t => {
   t.match(output, /EADDRNOTAVAIL.*192\.0\.2\.1:3000/)
 })
 
-async function freePort (): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-t.test('REDIS_URL keeps the sessions in Redis', {
-  skip: existsSync(REDIS_SERVER) ? false : `${REDIS_SERVER} is not installed (apt-get install redis-server)`
-}, async t => {
-  const port = await freePort()
-  const redisServer = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'])
-  t.teardown(async () => {
-    redisServer.kill('SIGTERM')
-    if (redisServer.exitCode === null) await once(redisServer, 'exit')
-  })
-  let log = ''
-  redisServer.stdout.setEncoding('utf8')
-  for await (const chunk of redisServer.stdout) {
-    log += chunk
-    if (log.includes('Ready to accept connections')) break
-  }
-  const redisUrl = `redis://127.0.0.1:${port}`
+t.test('REDIS_URL keeps the sessions in Redis', { skip: redisSkipReason() }, async t => {
+  const redisUrl = await redisFor(t)
   const demo = await startDemo(t, { REDIS_URL: redisUrl })
   t.match(demo.output(), 'Sessions: Redis')
   const cookie = await signIn(demo.url)
@@ -86,12 +60,15 @@ t.test('REDIS_URL keeps the sessions in Redis', {
   const redis = createClient({ url: redisUrl })
   await redis.connect()
   t.teardown(() => redis.close())
-  const sessionId = decodeURIComponent(cookie.split('=')[1] as string).split('.')[0] as string
-  t.ok(await redis.get(`demo-sess:${sessionId}`), 'the session is in Redis')
-  t.equal((await redis.keys('demo-sess:auth-login:*')).length, 1, 'and so is its login record')
+  const sessionKey = `demo-sess:${decodeURIComponent(cookie.split('=')[1] as string).split('.')[0]}`
+  const session = JSON.parse(await redis.get(sessionKey) ?? 'null')
+  t.equal(session?._auth_user_id, 1, 'the session is in Redis')
+  const recordKey = `demo-sess:auth-login:${session?._auth_login}`
+  t.ok(await redis.exists(recordKey), 'and so is its login record')
 
-  await redis.flushAll()
-  t.equal(await signedInAs(demo.url, cookie), undefined, 'with Redis emptied, the demo knows the session no more')
+  // Only this session's keys: REDIS_URL may name a Redis that others use.
+  await redis.del([sessionKey, recordKey])
+  t.equal(await signedInAs(demo.url, cookie), undefined, 'without them in Redis, the demo knows the session no more')
 
   demo.child.kill('SIGTERM')
   t.equal((await once(demo.child, 'exit'))[0], 0, 'the demo closes its Redis client and exits cleanly')
