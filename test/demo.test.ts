@@ -230,7 +230,7 @@ t.test('what the visitor typed is escaped on the way back', async t => {
   t.equal(empty.statusCode, 401, 'no body at all: no credentials')
 })
 
-t.test('errors come back as the page: 415 for a body it cannot read, 500 when the session store fails', async t => {
+t.test('errors come back as the page: 415 for a body it cannot read, 503 when the session store fails', async t => {
   const app = await demo(t)
   const page = await visit(app)
   const response = await app.inject({
@@ -245,7 +245,7 @@ t.test('errors come back as the page: 415 for a body it cannot read, 500 when th
   const { cookie } = await visit(broken)
   store.get = (_sid: string, callback: (err: Error) => void) => callback(new Error('the store is down'))
   const failed = await broken.inject({ url: '/', headers: { cookie: cookie ?? '' } })
-  t.equal(failed.statusCode, 500)
+  t.equal(failed.statusCode, 503, 'the plugin reports a store failure as 503')
   t.match(failed.body, /role="alert">Something went wrong.</)
   t.notMatch(failed.body, /the store is down/, 'internal errors are not shown')
 })
