@@ -230,6 +230,10 @@ function checkKey (secret: unknown, algorithm: JwtAlgorithm, name: string, needs
   if (algorithm.startsWith('HS')) {
     if (!isKeyText(secret)) fail(`\`${name}\` must be a string or Buffer for ${algorithm}`)
     if (secret.length < 32) fail(`\`${name}\` must be at least 32 characters long`)
+    // fast-jwt takes any key as an HMAC secret once the algorithm is pinned to HS*. A public key is public.
+    if (secret.toString().trimStart().startsWith('-----BEGIN ')) {
+      fail(`\`${name}\` is a PEM key, not a secret: for a key pair, pass \`{ private, public }\` and its algorithm`)
+    }
     return secret
   }
   if (!isObject(secret)) fail(`\`${name}\` must be \`{ private, public }\` PEM keys for ${algorithm}`)

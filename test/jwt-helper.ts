@@ -1,6 +1,7 @@
 import { createHmac, createPrivateKey, generateKeyPairSync, sign as cryptoSign } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
-import { build, hashOf, type BuildOptions, type TestUsers } from './helper'
+import Fastify, { type FastifyInstance } from 'fastify'
+import auth from '../lib/index'
+import { TEST_HASH_OPTIONS, TestUsers, addRoutes, hashOf } from './helper'
 
 /** A 32+ character HMAC secret, distinct from the session secret of test/helper.ts. */
 export const JWT_SECRET = 'a-jwt-secret-for-tests-that-is-long-enough'
@@ -75,17 +76,39 @@ export interface JwtApp {
   users: TestUsers
 }
 
+export interface JwtBuildOptions {
+  /** More plugin options, beside `jwt`; `session` is left out unless given here. */
+  plugin?: Record<string, unknown>
+  /** Runs before the plugin is registered: other plugins the app registers first. */
+  before?: (app: FastifyInstance) => Promise<void>
+  /** Runs after the plugin and the routes of test/helper.ts: more routes or plugins. */
+  after?: (app: FastifyInstance) => Promise<void> | void
+  users?: TestUsers
+}
+
 /**
- * An app with the jwt backend as its only backend and the default one, users bob (id 1, password "pw") and
- * alice (id 2, password "pw2"), and the routes of test/helper.ts.
+ * An app with the jwt backend, by default its only backend and the default one, users bob (id 1, password "pw")
+ * and alice (id 2, password "pw2"), and the routes of test/helper.ts.
  */
-export async function buildJwt (t: { teardown: (fn: () => unknown) => void }, jwt: Record<string, unknown> = {}, opts: BuildOptions = {}): Promise<JwtApp> {
-  const { app, users } = await build(t, {
-    ...opts,
-    plugin: { session: undefined, defaultBackend: 'jwt', jwt: { secret: JWT_SECRET, ...jwt }, ...opts.plugin }
-  })
-  users.add({ id: 1, username: 'bob', password: await hashOf('pw') })
-  users.add({ id: 2, username: 'alice', password: await hashOf('pw2') })
+export async function buildJwt (t: { teardown: (fn: () => unknown) => void }, jwt: Record<string, unknown> = {}, opts: JwtBuildOptions = {}): Promise<JwtApp> {
+  const users = opts.users ?? new TestUsers()
+  if (users.byId.size === 0) {
+    users.add({ id: 1, username: 'bob', password: await hashOf('pw') })
+    users.add({ id: 2, username: 'alice', password: await hashOf('pw2') })
+  }
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await opts.before?.(app)
+  await app.register(auth, {
+    users,
+    defaultBackend: 'jwt',
+    hashOptions: TEST_HASH_OPTIONS,
+    jwt: { secret: JWT_SECRET, ...jwt },
+    ...opts.plugin
+  } as never)
+  addRoutes(app)
+  await opts.after?.(app)
+  await app.ready()
   return { app, users }
 }
 
