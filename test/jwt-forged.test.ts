@@ -160,3 +160,23 @@ t.test('RS256: HS256 signed with the public key, other algorithms, and other key
     ['signature truncated', token.slice(0, -10)]
   ])
 })
+
+t.test('with previous keys: a kid naming no key, or a header that cannot name one, is anonymous', async t => {
+  const OLD_SECRET = 'the-old-jwt-secret-that-is-being-rotated-out'
+  const { app } = await buildJwt(t, { kid: 'new', previousKeys: [{ kid: 'old', secret: OLD_SECRET }], cookie: { name: 'token' } }, { plugin: { authHashSecret: SECRET } })
+  const token = await tokenFor(app)
+  const claims = claimsLike(token)
+  t.same(await whoami(app, bearer(forge({ ...HS, kid: 'old' }, claims, 'HS256', OLD_SECRET))), { status: 200, id: 1 },
+    'a token of the previous key works (control)')
+  await assertAnonymous(t, app, [
+    ['kid naming no key, right secret', forge({ ...HS, kid: 'older' }, claims, 'HS256', JWT_SECRET)],
+    ['no kid, right secret', forge(HS, claims, 'HS256', JWT_SECRET)],
+    ['kid of the old key, signed with the new one', forge({ ...HS, kid: 'old' }, claims, 'HS256', JWT_SECRET)],
+    ['kid of the new key, signed with the old one', forge({ ...HS, kid: 'new' }, claims, 'HS256', OLD_SECRET)],
+    ['kid as a number', forge({ ...HS, kid: 1 }, claims, 'HS256', JWT_SECRET)],
+    ['a header that is null', forge('null', claims, 'HS256', JWT_SECRET)],
+    ['a header that is not JSON', `${encode('{"kid":')}.${token.split('.')[1]}.${token.split('.')[2]}`],
+    ['a header that is not base64url', `%%%.${token.split('.')[1]}.${token.split('.')[2]}`],
+    ['no dots at all', 'eyJraWQiOiJuZXcifQ']
+  ])
+})

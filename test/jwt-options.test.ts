@@ -1,5 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
+import fastifyCookie from '@fastify/cookie'
+import fastifySession from '@fastify/session'
 import auth from '../lib/index'
 import { SECRET, TEST_HASH_OPTIONS, TestUsers } from './helper'
 import { JWT_SECRET, rsaKeys } from './jwt-helper'
@@ -68,6 +70,15 @@ t.test('the jwt cookie may not take the session cookie\'s name', async t => {
     { message: /`jwt.cookie.name` "sid" is the session cookie's name/ })
   const app = await register(t, { session: { ...session, cookieName: 'sid' }, jwt: { secret: JWT_SECRET, cookie: { name: 'sessionId' } } })
   t.ok(app.hasDecorator('setDefaultAuthBackend'))
+})
+
+t.test('authHashSecret is needed when neither session.secret nor jwt.secret is a string', async t => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(fastifyCookie)
+  await app.register(fastifySession, { secret: SECRET })
+  app.register(auth, { users: new TestUsers() } as never)
+  await t.rejects(app.ready(), { code: 'FST_AUTH_INVALID_OPTION', message: /`authHashSecret` \(32\+ characters\) is required when neither `session.secret` nor `jwt.secret` is a string/ })
 })
 
 t.test('defaultBackend "jwt" needs the jwt option', async t => {
