@@ -18,8 +18,8 @@ import { createSessionBackend } from './backends/session'
 import { createJwtBackend } from './backends/jwt'
 
 /** @fastify/session options with the plugin's defaults: see "Session defaults" in the README for each reason. */
-function sessionOptions (options: ResolvedOptions): Record<string, unknown> {
-  const { storeTimeout: _timeout, cookie, store, ...rest } = options.session ?? {}
+function sessionOptions (options: ResolvedOptions & { session: object }): Record<string, unknown> {
+  const { storeTimeout: _timeout, cookie, store, ...rest } = options.session
   return {
     // An anonymous visitor costs no store write and gets no cookie.
     saveUninitialized: false,
@@ -36,7 +36,7 @@ async function registerSession (fastify: FastifyInstance, options: ResolvedOptio
   if (!fastify.hasRequestDecorator('session')) {
     if (options.session === undefined) return undefined
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
-    await fastify.register(fastifySession, sessionOptions(options) as never)
+    await fastify.register(fastifySession, sessionOptions(options as ResolvedOptions & { session: object }) as never)
   }
   return createSessionBackend(options.storeTimeout)
 }
@@ -48,8 +48,8 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   backends.session = await registerSession(fastify, options)
   if (options.jwt !== undefined) backends.jwt = await createJwtBackend(fastify, options.jwt)
   if (backends[options.defaultBackend] === undefined) {
-    throw new InvalidOptionError(`the default backend "${options.defaultBackend}" is not configured: pass its options ` +
-      `(\`${options.defaultBackend}\`)${options.defaultBackend === 'session' ? ' or register @fastify/session first' : ''}`)
+    throw new InvalidOptionError(`the default backend "${options.defaultBackend}" is not configured: pass the ` +
+      `\`${options.defaultBackend}\` option (for sessions, registering @fastify/session before this plugin also works)`)
   }
   if (options.authHashSecret === undefined) {
     throw new InvalidOptionError('`authHashSecret` (32+ characters) is required when neither `session.secret` nor ' +
