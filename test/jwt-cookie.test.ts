@@ -43,6 +43,9 @@ t.test('the cookie options are the app\'s to change', async t => {
   t.equal(cookie?.domain, 'example.com')
   t.equal(cookie?.maxAge, 60)
   t.equal(cookie?.httpOnly, true, 'HttpOnly stays unless the app turns it off')
+
+  const { app: auto } = await buildJwt(t, { cookie: { name: 'token', secure: 'auto' } })
+  t.equal(tokenCookie(await loginResponse(auto))?.secure, undefined, 'secure: "auto" over plain http')
 })
 
 t.test('the Authorization header comes first; a token in it is judged alone', async t => {

@@ -154,6 +154,12 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
   if (cookie !== undefined) {
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
     const setOptions = { maxAge: expiresIn, ...cookie.options }
+    // A cookie option the cookie library refuses would otherwise fail the first login's response, not registration.
+    try {
+      fastify.serializeCookie(cookie.name, 'token', setOptions as Parameters<FastifyInstance['serializeCookie']>[2])
+    } catch (err) {
+      throw new InvalidOptionError(`\`jwt.cookie\`: ${(err as Error).message}`)
+    }
     // login and logout only see the request; the response's cookie is written here, on its way out.
     fastify.addHook('onSend', function writeTokenCookie (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction) {
       const pending = (request as TokenRequest)[kToken]?.cookie
