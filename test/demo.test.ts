@@ -1,42 +1,10 @@
 import t from 'tap'
-import type { FastifyInstance } from 'fastify'
 import { MemoryStore } from '@fastify/session'
-import { buildDemo, DEMO_CREDENTIALS } from '../examples/demo/app.js'
-import { TEST_HASH_OPTIONS, cookieFrom } from './helper'
+import { DEMO_CREDENTIALS } from '../examples/demo/app.js'
+import { cookieFrom } from './helper'
+import { demo, post, signIn, visit } from './demo-helper'
 
-// The demo's routes through app.inject: fast, and every branch of examples/demo/app.js and page.js.
-
-type Test = Parameters<Parameters<typeof t.test>[1]>[0]
-
-async function demo (t: Test, options: Record<string, unknown> = {}): Promise<FastifyInstance> {
-  const app: FastifyInstance = await buildDemo({ hashOptions: TEST_HASH_OPTIONS, ...options })
-  t.teardown(() => app.close())
-  return app
-}
-
-interface Visit { cookie: string | undefined, token: string, body: string }
-
-/** GET / as a browser would: the session cookie it sets (or the one it kept) and the form's CSRF token. */
-async function visit (app: FastifyInstance, cookie?: string): Promise<Visit> {
-  const response = await app.inject({ url: '/', headers: cookie === undefined ? {} : { cookie } })
-  const token = /name="_csrf" value="([^"]+)"/.exec(response.body)?.[1]
-  if (response.statusCode !== 200 || token === undefined) throw new Error(`GET / failed: ${response.statusCode}`)
-  return { cookie: cookieFrom(response) ?? cookie, token, body: response.body }
-}
-
-function post (app: FastifyInstance, url: string, cookie: string | undefined, form: Record<string, string>) {
-  return app.inject({
-    method: 'POST',
-    url,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(cookie === undefined ? {} : { cookie }) },
-    payload: new URLSearchParams(form).toString()
-  })
-}
-
-async function signIn (app: FastifyInstance, username: string, password: string, page?: Visit) {
-  const { cookie, token } = page ?? await visit(app)
-  return post(app, '/login', cookie, { _csrf: token, username, password })
-}
+// The demo's pages through app.inject: fast, and every branch of examples/demo/app.js and page.js.
 
 const SIGNED_IN = `Signed in as ${DEMO_CREDENTIALS.username}`
 

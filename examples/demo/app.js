@@ -10,6 +10,7 @@ const rateLimit = require('@fastify/rate-limit')
 // The package itself, through its own "exports" (npm run build makes dist/): the demo uses it as an app would.
 const auth = require('fastify-auth-helpers')
 const page = require('./page')
+const { api } = require('./api')
 
 const { AuthenticationError } = auth
 
@@ -45,6 +46,28 @@ function memoryUsers () {
   }
 }
 
+/**
+ * Where API logout puts a token: its id, kept until the token would have expired anyway, so that the list only holds
+ * tokens that still verify. One process, so a Map; instances that share tokens need a shared store (README: "JWT
+ * revocation across instances").
+ */
+function memoryRevocations (now = () => Math.floor(Date.now() / 1000)) {
+  const expiries = new Map()
+  return {
+    revoke (claims) {
+      const time = now()
+      for (const [jti, exp] of expiries) if (exp < time) expiries.delete(jti)
+      expiries.set(claims.jti, claims.exp)
+    },
+    isRevoked (claims) {
+      return expiries.has(claims.jti)
+    },
+    get size () {
+      return expiries.size
+    }
+  }
+}
+
 function sendPage (reply, html) {
   return reply
     .type('text/html; charset=utf-8')
@@ -57,22 +80,25 @@ function sendPage (reply, html) {
 }
 
 /**
- * Builds the demo app: the plugin on the session backend for the HTML pages.
+ * Builds the demo app: the plugin on the session backend for the HTML pages, on the JWT backend for the JSON API.
  *
  * options: `hashOptions` (argon2 cost, the plugin's defaults when absent), `sessionStore` (@fastify/session's
- * MemoryStore when absent), `sessionSecret`, `loginLimit` ({ perAccount, perAddress, timeWindow }), `logger`.
+ * MemoryStore when absent), `sessionSecret`, `jwtSecret`, `loginLimit` ({ perAccount, perAddress, timeWindow }),
+ * `logger`.
  */
 async function buildDemo (options = {}) {
   const {
     hashOptions,
     sessionStore,
     sessionSecret = randomBytes(32).toString('base64url'),
+    jwtSecret = randomBytes(32).toString('base64url'),
     loginLimit = { perAccount: 5, perAddress: 20, timeWindow: '1 minute' },
     logger = false
   } = options
 
   const app = Fastify({ logger })
   const users = memoryUsers()
+  const revocations = memoryRevocations()
 
   await app.register(auth, {
     users,
@@ -87,7 +113,9 @@ async function buildDemo (options = {}) {
         secure: 'auto',
         maxAge: 8 * 60 * 60 * 1000
       }
-    }
+    },
+    // The session stays the default backend: the API names `backend: 'jwt'` where it logs in and out.
+    jwt: { secret: jwtSecret, expiresIn: '15m', revoke: revocations.revoke, isRevoked: revocations.isRevoked }
   })
   // Hashed at start with the plugin's own parameters, as a sign-up form would.
   users.add({
@@ -130,8 +158,13 @@ async function buildDemo (options = {}) {
     return undefined
   }
 
+  await app.register(api, { prefix: '/api', refuseAttempt })
+
   await app.register(async function pages (app) {
     app.setErrorHandler(function renderError (error, request, reply) {
+      // Fastify, its plugins and fastify-auth-helpers give every error they raise a status; only a bug in the demo
+      // itself could arrive without one, and no test can make the demo have a bug.
+      /* c8 ignore next */
       const status = error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
       if (status >= 500) request.log.error({ err: error }, 'demo page failed')
       const message = error.code?.startsWith('FST_CSRF_')
@@ -191,4 +224,4 @@ async function buildDemo (options = {}) {
   return app
 }
 
-module.exports = { buildDemo, DEMO_CREDENTIALS }
+module.exports = { buildDemo, memoryRevocations, DEMO_CREDENTIALS }
