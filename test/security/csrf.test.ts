@@ -113,7 +113,9 @@ async function logIn (app: FastifyInstance, username: string, password: string, 
   return { cookie, token: response.json().csrfToken }
 }
 
-function transfer (app: FastifyInstance, cookie: string | undefined, body: Record<string, unknown>, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
+function transfer (
+  app: FastifyInstance, cookie: string | undefined, body: Record<string, unknown>, headers: Record<string, string> = {}
+): Promise<LightMyRequestResponse> {
   return app.inject({
     method: 'POST', url: '/transfer', headers: cookie === undefined ? headers : { cookie, ...headers }, payload: body
   })
@@ -257,7 +259,8 @@ t.test('reading routes need no token', async t => {
 
 t.test('the README shows this recipe as tested', async t => {
   const source = readFileSync(__filename, 'utf8')
-  const recipe = source.slice(source.indexOf('// recipe:csrf:start') + '// recipe:csrf:start'.length, source.indexOf('// recipe:csrf:end'))
+  const start = '// recipe:csrf:start'
+  const recipe = source.slice(source.indexOf(start) + start.length, source.indexOf('// recipe:csrf:end'))
   const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
   const lines = (text: string): string[] => text.split('\n').map(line => line.trim()).filter(line => line !== '')
   const readmeLines = lines(readme).join('\n')
