@@ -104,6 +104,16 @@ class FoldingUsers extends TestUsers {
   }
 }
 
+/** A user store that answers after 30 ms, as a loaded database does: requests in flight pile up behind it. */
+class SlowUsers extends TestUsers {
+  override findByUsername = async (username: string): Promise<TestUser | undefined> => {
+    this.calls.findByUsername++
+    await new Promise(resolve => setTimeout(resolve, 30))
+    for (const user of this.byId.values()) if (user.username === username) return user
+    return undefined
+  }
+}
+
 interface LimitedApp {
   app: FastifyInstance
   users: TestUsers
@@ -114,7 +124,8 @@ interface LimitedApp {
 /**
  * The README's rate-limit recipe on POST /login, plus variants on other paths that each change one line of it:
  * /login-raw-key keys on the username as typed, /login-on-request runs the limiter before the body is parsed,
- * /login-short has a 300 ms window so a test can wait it out.
+ * /login-short has a 300 ms window so a test can wait it out, and /login-failures-only counts failed attempts only
+ * (peek first, count on failure), the variant the README warns against.
  */
 async function buildLimitedApp (t: { teardown: (fn: () => unknown) => void }, users: TestUsers = new TestUsers()): Promise<LimitedApp> {
   const failures: LimitedApp['failures'] = []
@@ -164,6 +175,17 @@ async function buildLimitedApp (t: { teardown: (fn: () => unknown) => void }, us
   app.post('/login-raw-key', { config: { rateLimit: { ...loginRateLimit, keyGenerator: rawKey } } }, variant)
   app.post('/login-on-request', { config: { rateLimit: { ...loginRateLimit, hook: 'onRequest' } } }, variant)
   app.post('/login-short', { config: { rateLimit: { ...loginRateLimit, timeWindow: 300 } } }, variant)
+  const failuresOnly = app.createRateLimit({ max: 5, timeWindow: '15 minutes', keyGenerator: loginAttemptKey })
+  app.post('/login-failures-only', async (request, reply) => {
+    const status = await failuresOnly(request, { increment: false })
+    if (!status.isAllowed && status.remaining === 0) return reply.code(429).send()
+    try {
+      return await variant(request)
+    } catch (err) {
+      await failuresOnly(request)
+      throw err
+    }
+  })
   await app.ready()
 
   const hash = await hashOf(PASSWORD)
@@ -216,12 +238,25 @@ t.test('rate-limit recipe: the window passes and the account logs in again', asy
 })
 
 t.test('rate-limit recipe: concurrent guesses cannot outrun the counter', async t => {
-  const { app, users } = await buildLimitedApp(t)
+  const { app, users } = await buildLimitedApp(t, new SlowUsers())
   const before = users.calls.findByUsername
   const responses = await Promise.all(Array.from({ length: 12 }, (_, i) => attempt(app, 'alice', `${GUESS}-${i}`)))
   const codes = responses.map(response => response.statusCode).sort()
   t.same(codes, [...Array(5).fill(401), ...Array(7).fill(429)], '12 guesses at once: 5 checked, 7 refused')
   t.equal(users.calls.findByUsername - before, 5, 'exactly 5 reached the password check')
+})
+
+t.test('counting only failed attempts lets parallel guesses through: why the recipe counts every attempt', async t => {
+  const { app, users } = await buildLimitedApp(t, new SlowUsers())
+  for (let i = 0; i < 5; i++) t.equal((await attempt(app, 'bob', GUESS, '/login-failures-only')).statusCode, 401)
+  t.equal((await attempt(app, 'bob', GUESS, '/login-failures-only')).statusCode, 429, 'one at a time, the variant does limit')
+
+  const before = users.calls.findByUsername
+  const guesses = Array.from({ length: 12 }, (_, i) => attempt(app, 'alice', `${GUESS}-${i}`, '/login-failures-only'))
+  const responses = await Promise.all(guesses)
+  const checked = users.calls.findByUsername - before
+  t.ok(checked > 5, `12 guesses at once: ${checked} reached the password check, not 5`)
+  t.equal(responses.filter(response => response.statusCode === 401).length, checked)
 })
 
 t.test('rate-limit recipe: username variants that reach the same account share its counter', async t => {
@@ -255,7 +290,9 @@ t.test('rate-limit recipe: the key folds variants, keeps accounts apart and stay
   const key = (body: unknown): string => loginAttemptKey({ body } as FastifyRequest)
   const alice = key({ username: 'alice' })
   t.equal(alice, 'login:alice')
-  const spellings = ['ALICE', ' Alice\t', 'a l i c e', 'ａｌｉｃｅ', 'álice', 'ali\u0301ce', 'alice\u200b', '\u202ealice', 'ALİCE', 'alıce']
+  const spellings = [
+    'ALICE', ' Alice\t', 'a l i c e', 'ａｌｉｃｅ', 'álice', 'ali\u0301ce', 'alice\u200b', '\u202ealice', 'ALİCE', 'alıce'
+  ]
   for (const username of spellings) {
     t.equal(key({ username }), alice, `${JSON.stringify(username)} counts against alice`)
   }
@@ -264,7 +301,9 @@ t.test('rate-limit recipe: the key folds variants, keeps accounts apart and stay
   for (const other of ['bob', 'alicia', 'alice2', 'alic', 'login:alice']) {
     t.not(key({ username: other }), alice, `${other} is another account`)
   }
-  const notUsernames = [undefined, null, 'alice', 42, [], {}, { username: ['alice'] }, { username: 7 }, { username: null }, { username: { toString: 'alice' } }]
+  const notUsernames = [
+    undefined, null, 'alice', 42, [], {}, { username: ['alice'] }, { username: 7 }, { username: null }, { username: { toString: 'alice' } }
+  ]
   for (const body of notUsernames) {
     t.equal(key(body), 'login:invalid', `${JSON.stringify(body)}: the shared counter for non-usernames`)
   }
