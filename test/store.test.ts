@@ -17,15 +17,20 @@ t.test('a store call that hangs fails with FST_AUTH_STORE_TIMEOUT (503) after th
   await t.rejects(storeCall(store, 'set', 'id', {}), { code: 'FST_AUTH_STORE_TIMEOUT' })
 })
 
-t.test('an answer after the deadline is ignored; errors and sync throws pass through', async t => {
+t.test('an answer after the deadline is ignored; store errors and throws become a 503 that keeps them as cause', async t => {
   let late: ((error?: unknown, value?: unknown) => void) | undefined
   const store = timedStore(stub(callback => { late = callback }), 10)
   await t.rejects(storeCall(store, 'get', 'id'), { code: 'FST_AUTH_STORE_TIMEOUT' })
   late!(null, 'too late')
   t.pass('a late answer does not call back twice')
 
-  await t.rejects(storeCall(timedStore(stub(callback => callback(new Error('boom'))), 50), 'get', 'id'), /boom/)
-  await t.rejects(storeCall(timedStore(stub(() => { throw new Error('sync boom') }), 50), 'get', 'id'), /sync boom/)
+  const boom = new Error('ECONNREFUSED 10.0.0.7:6379')
+  const failed = await storeCall(timedStore(stub(callback => callback(boom)), 50), 'set', 'id', {}).catch(err => err)
+  t.match(failed, { code: 'FST_AUTH_STORE_ERROR', statusCode: 503, message: 'Session store set failed' })
+  t.equal(failed.cause, boom, 'the store\'s own error is kept as cause, not in the message')
+  await t.rejects(storeCall(timedStore(stub(() => { throw new Error('sync boom') }), 50), 'get', 'id'), { code: 'FST_AUTH_STORE_ERROR' })
+  const missing = Object.assign(new Error('no such session'), { code: 'ENOENT' })
+  await t.rejects(storeCall(timedStore(stub(callback => callback(missing)), 50), 'get', 'id'), missing, 'ENOENT (a missing session) passes as it is')
   t.equal(await storeCall(timedStore(stub(callback => callback(null, 'value')), 50), 'get', 'id'), 'value')
 })
 
