@@ -144,3 +144,29 @@ t.test('property: the public key with any characters around it, as any HMAC secr
   }), { numRuns: 300 })
   t.same(await whoami(app, bearer(token)), { status: 200, id: 1 }, 'the genuine token still works (control)')
 })
+
+t.test('a public key given as the HMAC secret is refused at registration, whatever is in front of it', async t => {
+  // An app that meant RS256 but left `algorithm` out would verify HS256 with its public key: anyone could sign.
+  const keys = [['RSA', rsa], ['EC', ecKeys('P-256')], ['Ed25519', edKeys()]] as const
+  for (const [kind, pair] of keys) {
+    for (const [name, secret] of publicKeySpellings(pair)) {
+      if (typeof secret === 'string' && secret.length < 32) continue
+      for (const algorithm of HMAC) {
+        const app = Fastify()
+        t.teardown(() => app.close())
+        app.register(auth, { users: new TestUsers(), defaultBackend: 'jwt', authHashSecret: SECRET, jwt: { algorithm, secret } })
+        await t.rejects(app.ready(), { code: 'FST_AUTH_INVALID_OPTION', message: /is a (PEM|DER|JWK) key, not a secret/ },
+          `${kind} ${name} as the ${algorithm} secret`)
+      }
+    }
+  }
+  // And ordinary secrets still work, base64 ones included.
+  const secrets = [
+    'a-jwt-secret-for-tests-that-is-long-enough', Buffer.alloc(48, 7).toString('base64'), Buffer.alloc(32, 1),
+    '{"not":"a key","but":"a secret in JSON"}', '["a secret that is a JSON array!!"]'
+  ]
+  for (const secret of secrets) {
+    const { app } = await buildJwt(t, { algorithm: 'HS256', secret }, { plugin: { authHashSecret: SECRET } })
+    t.same(await whoami(app, bearer(await tokenFor(app))), { status: 200, id: 1 }, `the secret ${String(secret).slice(0, 12)}... works`)
+  }
+})
