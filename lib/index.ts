@@ -3,14 +3,14 @@ import fastifyCookie from '@fastify/cookie'
 import fastifySession, { MemoryStore } from '@fastify/session'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import {
-  BACKEND_KEY, DEFAULT_AUTH_BACKEND, SUPPORTED_BACKENDS, USER_ID_KEY, isSupportedBackend, type BackendName
+  BACKEND_KEY, DEFAULT_AUTH_BACKEND, SUPPORTED_BACKENDS, USER_ID_KEY, type BackendName
 } from './constants'
-import { AuthenticationError, InvalidOptionError, UnauthorizedError, UnsupportedBackendError } from './errors'
+import { AuthenticationError, InvalidOptionError, UnauthorizedError } from './errors'
 import { resolveOptions, type RawOptions, type ResolvedOptions } from './options'
 import { PasswordHasher } from './password'
 import { timedStore, type SessionStore } from './store'
 import {
-  authenticate, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
+  authenticate, backendNamed, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
   resolveUser, type AuthState, type LoginOptions
 } from './auth'
 import type { Backend } from './backends/backend'
@@ -72,8 +72,8 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
 
   fastify.decorate(kAuthState, state)
   fastify.decorate('setDefaultAuthBackend', function setDefaultAuthBackend (backend: BackendName) {
-    if (!isSupportedBackend(backend)) throw new UnsupportedBackendError(backend)
-    state.defaultBackend = backend
+    // Fails here, where the app makes the mistake, rather than at the next login.
+    state.defaultBackend = backendNamed(state, backend).name
   })
   fastify.decorate('hashPassword', function hashPassword (plain: string) {
     if (typeof plain !== 'string' || plain.length === 0) {

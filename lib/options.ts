@@ -66,12 +66,17 @@ function checkPositiveInteger (value: unknown, name: string): void {
   }
 }
 
-/** The secret of the session options when it is one we can key an HMAC with. */
+/**
+ * The session secret when it can key the auth hash. An array is a rotation in progress: keying with any one of its
+ * secrets would end every login when that secret is rotated out, so an array needs an explicit `authHashSecret`.
+ */
 function sessionSecret (session: RawOptions['session']): string | undefined {
   const secret = session?.secret
-  if (typeof secret === 'string') return secret
-  if (Array.isArray(secret) && typeof secret[0] === 'string') return secret[0]
-  return undefined
+  if (Array.isArray(secret) && secret.length > 1) {
+    fail('`session.secret` is an array (a rotation): also pass `authHashSecret` (32+ characters), which keys the ' +
+      'password-derived auth hash, so that rotating the session secret does not end every login')
+  }
+  return typeof secret === 'string' ? secret : undefined
 }
 
 export function resolveOptions (options: RawOptions): ResolvedOptions {
