@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { CookieSerializeOptions } from '@fastify/cookie'
 import { InvalidOptionError } from './errors'
@@ -216,6 +217,34 @@ function checkAlgorithm (value: unknown, name: string): JwtAlgorithm {
   return value as JwtAlgorithm
 }
 
+const BASE64_TEXT = /^[A-Za-z0-9+/=_\-\s]+$/
+
+/**
+ * Whether an HMAC secret is in fact a key, and in which form. The PEM armour counts wherever it is: fast-jwt's own
+ * check, anchored at the start, was fooled by whitespace (CVE-2026-34950) and then by a zero-width or any other
+ * character in front (GHSA-ww5h-9m49-7xx4). Keys without armour count too: DER bytes, the base64 body of a PEM (as
+ * environment variables often hold it), and a JWK.
+ */
+function keyKind (secret: string | Buffer): 'PEM' | 'DER' | 'JWK' | undefined {
+  const text = secret.toString()
+  if (text.includes('-----BEGIN ')) return 'PEM'
+  const der = Buffer.isBuffer(secret) ? [secret] : []
+  if (BASE64_TEXT.test(text)) der.push(Buffer.from(text.replace(/\s/g, ''), 'base64'))
+  for (const bytes of der) {
+    for (const type of ['spki', 'pkcs1'] as const) {
+      try {
+        createPublicKey({ key: bytes, format: 'der', type })
+        return 'DER'
+      } catch {}
+    }
+  }
+  try {
+    const jwk: unknown = JSON.parse(text)
+    if (isObject(jwk) && typeof jwk.kty === 'string') return 'JWK'
+  } catch {}
+  return undefined
+}
+
 /**
  * The key material for `algorithm`: a secret of 32+ bytes for HMAC (shorter ones can be brute-forced from a single
  * token), PEM keys for the others. A key that only verifies (`needsPrivate` false) needs no private key.
@@ -225,8 +254,9 @@ function checkKey (secret: unknown, algorithm: JwtAlgorithm, name: string, needs
     if (!isKeyText(secret)) fail(`\`${name}\` must be a string or Buffer for ${algorithm}`)
     if (secret.length < 32) fail(`\`${name}\` must be at least 32 characters long`)
     // fast-jwt takes any key as an HMAC secret once the algorithm is pinned to HS*. A public key is public.
-    if (secret.toString().trimStart().startsWith('-----BEGIN ')) {
-      fail(`\`${name}\` is a PEM key, not a secret: for a key pair, pass \`{ private, public }\` and its algorithm`)
+    const kind = keyKind(secret)
+    if (kind !== undefined) {
+      fail(`\`${name}\` is a ${kind} key, not a secret: for a key pair, pass \`{ private, public }\` and its algorithm`)
     }
     return secret
   }

@@ -74,6 +74,7 @@ declare namespace fastifyAuthHelpers {
   export type LoginFailureReason = 'invalid-input' | 'unknown-user' | 'no-password' | 'wrong-password' | 'inactive'
 
   export interface LoginEvent<User = AuthUser> {
+    /** Not enumerable on every event, so logging the event whole never writes the request body (the password). */
     request: FastifyRequest
     user: User
     backend: BackendName
