@@ -38,7 +38,7 @@ async function registerSession (fastify: FastifyInstance, options: ResolvedOptio
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
     await fastify.register(fastifySession, sessionOptions(options as ResolvedOptions & { session: object }) as never)
   }
-  return createSessionBackend(options.storeTimeout)
+  return createSessionBackend(options.storeTimeout, options.rotateOnLogin)
 }
 
 async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOptions): Promise<void> {

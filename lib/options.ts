@@ -23,6 +23,7 @@ export interface RawOptions {
   hashOptions?: HashOptions
   maxPasswordLength?: number
   maxUsernameLength?: number
+  rotateOnLogin?: unknown
   onLogin?: (event: { request: FastifyRequest, user: User, backend: BackendName }) => unknown
   onLogout?: (event: { request: FastifyRequest, userId: UserId | null, backend: BackendName }) => unknown
   onLoginFailed?: (event: { request: FastifyRequest, username: string | null, reason: LoginFailureReason }) => unknown
@@ -41,6 +42,7 @@ export interface ResolvedOptions {
   hashOptions: HashOptions
   maxPasswordLength: number
   maxUsernameLength: number
+  rotateOnLogin: readonly string[]
   storeTimeout: number
   onLogin: RawOptions['onLogin']
   onLogout: RawOptions['onLogout']
@@ -119,6 +121,10 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
   }
   checkPositiveInteger(options.maxPasswordLength, 'maxPasswordLength')
   checkPositiveInteger(options.maxUsernameLength, 'maxUsernameLength')
+  const rotateOnLogin = options.rotateOnLogin ?? ['_csrf']
+  if (!Array.isArray(rotateOnLogin) || !rotateOnLogin.every(key => typeof key === 'string')) {
+    fail('`rotateOnLogin` must be an array of session key names')
+  }
 
   return {
     users,
@@ -132,6 +138,7 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
     hashOptions: { ...hashOptions },
     maxPasswordLength: options.maxPasswordLength ?? 4096,
     maxUsernameLength: options.maxUsernameLength ?? 512,
+    rotateOnLogin: [...rotateOnLogin],
     storeTimeout: session?.storeTimeout ?? 5000,
     onLogin: options.onLogin,
     onLogout: options.onLogout,

@@ -159,3 +159,10 @@ t.test('the auth hash key: a Buffer authHashSecret; with several session secrets
   const err = await registerError({ users, session, authHashSecret: 12345 })
   t.match(err.message, /authHashSecret/)
 })
+
+t.test('rotateOnLogin must be an array of key names', async t => {
+  for (const rotateOnLogin of ['_csrf', [1], {}]) {
+    const err = await registerError({ users, session, rotateOnLogin })
+    t.match(err.message, /`rotateOnLogin` must be an array of session key names/)
+  }
+})

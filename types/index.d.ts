@@ -173,6 +173,12 @@ declare namespace fastifyAuthHelpers {
     maxPasswordLength?: number
     /** Usernames longer than this many UTF-8 bytes are refused before lookup. Default 512. */
     maxUsernameLength?: number
+    /**
+     * Session keys that hold per-session secrets, dropped at login even when the rest of the visitor's session is
+     * kept, so that they are made anew. Default `['_csrf']` (@fastify/csrf-protection's secret), as Django's login
+     * rotates the CSRF token.
+     */
+    rotateOnLogin?: string[]
     onLogin?: (event: LoginEvent<User>) => unknown
     onLogout?: (event: LogoutEvent) => unknown
     onLoginFailed?: (event: LoginFailedEvent) => unknown

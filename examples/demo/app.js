@@ -207,10 +207,9 @@ async function buildDemo (options = {}) {
         if (!(err instanceof AuthenticationError)) throw err
         return sendPage(reply.code(401), form(err.message))
       }
+      // login keeps the visitor's session data but drops the CSRF secret (rotateOnLogin): whoever planted or saw
+      // the signed-out session, and so holds its tokens, holds none of the signed-in one.
       await request.login({ user })
-      // login keeps the visitor's session data but not the CSRF secret: whoever planted or saw the signed-out
-      // session (and so holds its tokens) must not hold a token of the signed-in one (Django rotates it too).
-      delete request.session._csrf
       // Post/Redirect/Get: reloading the signed-in page does not resubmit the password.
       return reply.redirect('/', 303)
     })
