@@ -25,7 +25,7 @@ interface LoginRecord {
 }
 
 // AUTH_HASH_KEY is no longer written, but a session from an earlier version may hold it: it is not carried over.
-const AUTH_KEYS = new Set([USER_ID_KEY, BACKEND_KEY, AUTH_HASH_KEY, LOGIN_NONCE_KEY])
+const AUTH_KEYS = [USER_ID_KEY, BACKEND_KEY, AUTH_HASH_KEY, LOGIN_NONCE_KEY]
 
 /**
  * Why a login record: `@fastify/session` saves a request's session when it ends. A request that loaded the
@@ -43,7 +43,13 @@ function sessionOf (request: FastifyRequest): SessionLike | null {
   return session != null && typeof session.regenerate === 'function' ? session : null
 }
 
-export function createSessionBackend (storeTimeout: number): Backend {
+/**
+ * @param rotateOnLogin session keys holding per-session secrets (a CSRF secret): login drops them even when it keeps
+ * the visitor's other data, since whoever planted or saw the anonymous session holds what they protect.
+ */
+export function createSessionBackend (storeTimeout: number, rotateOnLogin: readonly string[]): Backend {
+  const dropped = new Set([...AUTH_KEYS, ...rotateOnLogin])
+
   const storeOf = (request: FastifyRequest): SessionStore =>
     timedStore((request as unknown as { sessionStore: SessionStore }).sessionStore, storeTimeout)
 
@@ -93,7 +99,7 @@ export function createSessionBackend (storeTimeout: number): Backend {
       const previousNonce = session[LOGIN_NONCE_KEY]
       // Same visitor, same user (or nobody yet): keep their session data. Another user's data is not theirs.
       const keep = previousUser == null || String(previousUser) === String(userId)
-        ? Object.keys(session).filter(key => key !== 'cookie' && !AUTH_KEYS.has(key))
+        ? Object.keys(session).filter(key => key !== 'cookie' && !dropped.has(key))
         : []
       if (typeof previousNonce === 'string') await storeCall(store, 'destroy', recordKey(previousNonce))
       // A new session id on every login defeats session fixation.
