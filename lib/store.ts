@@ -1,4 +1,3 @@
-import { MemoryStore } from '@fastify/session'
 import { StoreError, StoreTimeoutError } from './errors'
 
 type Callback = (error?: unknown, value?: unknown) => void
@@ -20,24 +19,18 @@ export function withTimeout<T> (promise: Promise<T>, ms: number, operation: stri
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
+const wrappers = new WeakMap<object, { ms: number, wrapper: SessionStore }>()
+
 /**
  * The store with every call bounded by `ms`: a store that hangs fails the request with a 503 instead of holding it
  * open forever. A call that answers after its deadline is ignored. A store's error becomes a 503 whose message
  * says only which operation failed; the original is its `cause`.
+ *
+ * Each store is wrapped once per timeout, not once per call: an app that registered @fastify/session itself hands its
+ * store over on every request, and the session backend used to wrap it anew each time (an object and three closures).
  */
-const wrappers = new WeakMap<object, { ms: number, wrapper: SessionStore }>()
-
-/**
- * @fastify/session's own MemoryStore answers synchronously from a Map and cannot fail or hang: it is used as it is, so
- * the default setup pays nothing for a bound it cannot need. Any other store is wrapped once per timeout, not once per
- * call (an app that registered @fastify/session itself hands its store over on every request).
- */
-function needsNoBound (store: SessionStore): boolean {
-  return (store as unknown as Record<symbol, unknown>)[kTimed] === true || Object.getPrototypeOf(store) === MemoryStore.prototype
-}
-
 export function timedStore<S extends SessionStore> (store: S, ms: number): S {
-  if (needsNoBound(store)) return store
+  if ((store as unknown as Record<symbol, unknown>)[kTimed] === true) return store
   const cached = wrappers.get(store)
   if (cached !== undefined && cached.ms === ms) return cached.wrapper as S
   const bounded = (method: 'get' | 'set' | 'destroy') => function (this: S, ...args: unknown[]): void {
