@@ -13,6 +13,7 @@ const fastifyJwt = require('@fastify/jwt')
 const { Authenticator } = require('@fastify/passport')
 const auth = require('../dist/index.js')
 const { USER_ID_KEY, BACKEND_KEY } = auth
+const AUTH_HASH_KEY = '_auth_user_hash'
 const { SECRET, JWT_SECRET, CHEAP_HASH_OPTIONS, sessionOptions, makeUsers } = require('./common')
 
 const { MemoryStore } = fastifySession
@@ -139,21 +140,43 @@ async function pluginSession () {
   return { app, request: { method: 'GET', url: '/me', headers: { cookie } }, expect: 1 }
 }
 
-/** JWT baseline: @fastify/jwt used by hand. The token carries the id; each request verifies it and finds the user. */
-async function jwtByHand () {
+/**
+ * JWT baseline: @fastify/jwt used by hand, with its defaults (HS256, no verification cache). The token carries the id
+ * and claims the size of the plugin's; each request verifies it and finds the user.
+ */
+function jwtByHand ({ cache = false } = {}) {
+  return async function jwtByHand () {
+    const users = await makeUsers(CHEAP_HASH_OPTIONS)
+    const app = Fastify()
+    await app.register(fastifyJwt, { secret: JWT_SECRET, sign: { expiresIn: '15m' }, verify: cache ? { cache: 1000 } : {} })
+    app.get('/me', async (request) => {
+      let id = null
+      if (request.headers.authorization !== undefined) {
+        const claims = await request.jwtVerify()
+        id = (await users.findById(claims[USER_ID_KEY]))?.id ?? null
+      }
+      return { id }
+    })
+    await app.ready()
+    const token = app.jwt.sign({
+      [USER_ID_KEY]: 1,
+      [BACKEND_KEY]: 'jwt',
+      [AUTH_HASH_KEY]: randomBytes(32).toString('base64url'),
+      jti: randomBytes(16).toString('base64url')
+    })
+    return { app, request: { method: 'GET', url: '/me', headers: { authorization: `Bearer ${token}` } }, expect: 1 }
+  }
+}
+
+/** The plugin on its JWT backend alone, with its defaults (HS256, tokens of 15 minutes, a verification cache). */
+async function pluginJwt () {
   const users = await makeUsers(CHEAP_HASH_OPTIONS)
   const app = Fastify()
-  await app.register(fastifyJwt, { secret: JWT_SECRET, sign: { expiresIn: '15m' } })
-  app.get('/me', async (request) => {
-    let id = null
-    if (request.headers.authorization !== undefined) {
-      const claims = await request.jwtVerify()
-      id = (await users.findById(claims.sub))?.id ?? null
-    }
-    return { id }
-  })
+  await app.register(auth, { users, defaultBackend: 'jwt', jwt: { secret: JWT_SECRET }, hashOptions: CHEAP_HASH_OPTIONS })
+  app.post('/login', async (request) => ({ token: await request.login({ userId: 1 }) }))
+  app.get('/me', async (request) => ({ id: request.user?.id ?? null }))
   await app.ready()
-  const token = app.jwt.sign({ sub: '1' })
+  const { token } = (await app.inject({ method: 'POST', url: '/login' })).json()
   return { app, request: { method: 'GET', url: '/me', headers: { authorization: `Bearer ${token}` } }, expect: 1 }
 }
 
@@ -165,7 +188,9 @@ const variants = {
   'session-by-hand-same-keys': sessionByHandSameKeys,
   passport,
   'plugin-session': pluginSession,
-  'jwt-by-hand': jwtByHand
+  'jwt-by-hand': jwtByHand(),
+  'jwt-by-hand-cached': jwtByHand({ cache: true }),
+  'plugin-jwt': pluginJwt
 }
 
 /** Builds a variant and proves it answers its request with the expected user before anything is timed. */

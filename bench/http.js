@@ -12,6 +12,10 @@ const { interleave, median, log, report } = require('./common')
 const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 5)
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 2)
 const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 10)
+// The goals' subjects and baselines; the in-process section also has the reference variants.
+const HTTP_VARIANTS = [
+  'session-anonymous', 'plugin-anonymous', 'session-by-hand', 'passport', 'plugin-session', 'jwt-by-hand', 'plugin-jwt'
+]
 
 function startServer (name) {
   return new Promise((resolve, reject) => {
@@ -35,7 +39,7 @@ function load (server, seconds) {
 }
 
 async function main () {
-  const names = (process.argv[2]?.split(',') ?? Object.keys(variants)).filter(name => name in variants)
+  const names = (process.argv[2]?.split(',') ?? HTTP_VARIANTS).filter(name => name in variants)
   const servers = {}
   try {
     for (const name of names) servers[name] = await startServer(name)
