@@ -11,6 +11,8 @@ export interface SessionStore {
 
 const kTimed = Symbol('fastify-auth-helpers.timedStore')
 
+type StoreMethod = 'get' | 'set' | 'destroy'
+
 export function withTimeout<T> (promise: Promise<T>, ms: number, operation: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_resolve, reject) => {
@@ -33,41 +35,61 @@ export function timedStore<S extends SessionStore> (store: S, ms: number): S {
   if ((store as unknown as Record<symbol, unknown>)[kTimed] === true) return store
   const cached = wrappers.get(store)
   if (cached !== undefined && cached.ms === ms) return cached.wrapper as S
-  const bounded = (method: 'get' | 'set' | 'destroy') => function (this: S, ...args: unknown[]): void {
-    const callback = args.pop() as Callback
-    let done = false
-    let timer: NodeJS.Timeout | undefined
-    const finish: Callback = (error, value) => {
-      if (done) return
-      done = true
-      if (timer !== undefined) clearTimeout(timer)
-      // @fastify/session reads a missing session as ENOENT; that one is an answer, not a failure.
-      if (error && (error as { code?: unknown }).code !== 'ENOENT') callback(new StoreError(method, { cause: error }))
-      else callback(error, value)
-    }
-    try {
-      (store[method] as (...a: unknown[]) => void)(...args, finish)
-    } catch (error) {
-      finish(error)
-    }
-    // Only a call still pending needs a deadline. A store that answers synchronously (MemoryStore) would otherwise
-    // pay for a timer per call, twice per authenticated request: Node creates and schedules a timer list each time,
-    // because the previous request's timers were all cleared (bench/README.md, "What the profiles showed").
-    if (!done) {
-      timer = setTimeout(() => {
-        done = true
-        callback(new StoreTimeoutError(method, ms))
-      }, ms)
-    }
-  }
   const wrapper: S = Object.create(store, {
     [kTimed]: { value: true },
-    get: { value: bounded('get') },
-    set: { value: bounded('set') },
-    destroy: { value: bounded('destroy') }
+    get: { value: function get (id: string, callback: Callback) { bounded(store, 'get', id, undefined, callback, ms) } },
+    set: { value: function set (id: string, value: unknown, callback: Callback) { bounded(store, 'set', id, value, callback, ms) } },
+    destroy: { value: function destroy (id: string, callback: Callback) { bounded(store, 'destroy', id, undefined, callback, ms) } }
   })
   wrappers.set(store, { ms, wrapper })
   return wrapper
+}
+
+function answer (method: StoreMethod, callback: Callback, error: unknown, value: unknown): void {
+  // @fastify/session reads a missing session as ENOENT; that one is an answer, not a failure.
+  if (error && (error as { code?: unknown }).code !== 'ENOENT') callback(new StoreError(method, { cause: error }))
+  else callback(error, value)
+}
+
+/**
+ * One store call, answered once: with the store's answer, its error, or a timeout. An answer given synchronously
+ * (MemoryStore) is passed on after the store's call has returned, so that what the caller does next (for
+ * @fastify/session, the rest of the request) runs neither inside this frame's try nor with its errors swallowed by
+ * it, and such a call arms no timer: Node would create and schedule a timer list for each, since the previous ones
+ * were all cleared. In context both cost an authenticated request several per cent (bench/README.md).
+ */
+function bounded (store: SessionStore, method: StoreMethod, id: string, value: unknown, callback: Callback, ms: number): void {
+  let done = false
+  let synchronous = true
+  let syncError: unknown
+  let syncValue: unknown
+  let timer: NodeJS.Timeout | undefined
+  const finish: Callback = (error, result) => {
+    if (done) return
+    done = true
+    if (timer !== undefined) clearTimeout(timer)
+    if (synchronous) {
+      syncError = error
+      syncValue = result
+    } else {
+      answer(method, callback, error, result)
+    }
+  }
+  try {
+    if (method === 'set') store.set(id, value, finish)
+    else store[method](id, finish)
+  } catch (error) {
+    finish(error)
+  }
+  synchronous = false
+  if (done) {
+    answer(method, callback, syncError, syncValue)
+  } else {
+    timer = setTimeout(() => {
+      done = true
+      callback(new StoreTimeoutError(method, ms))
+    }, ms)
+  }
 }
 
 export function storeCall (store: SessionStore, method: 'get', id: string): Promise<unknown>
