@@ -69,7 +69,7 @@ function shuffled (items) {
 async function interleave (variants, rounds, measure, onRound) {
   const results = Object.fromEntries(variants.map(name => [name, []]))
   for (let round = 0; round < rounds; round++) {
-    for (const name of shuffled(variants)) results[name][round] = await measure(name)
+    for (const name of shuffled(variants)) results[name][round] = await measure(name, round)
     if (onRound) onRound(round)
   }
   return results

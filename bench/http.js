@@ -9,9 +9,11 @@ const autocannon = require('autocannon')
 const { variants } = require('./apps')
 const { interleave, median, log, report } = require('./common')
 
-const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 5)
+const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 6)
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 2)
 const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 10)
+// As in bench/inject.js: a server process can be slow or fast for its whole life, so each variant gets two.
+const PROCESSES = Number(process.env.BENCH_HTTP_PROCESSES ?? 2)
 // The goals' subjects and baselines; the in-process section also has the reference variants.
 const HTTP_VARIANTS = [
   'session-anonymous', 'plugin-anonymous', 'session-by-hand', 'passport', 'plugin-session', 'jwt-by-hand', 'plugin-jwt'
@@ -42,11 +44,14 @@ async function main () {
   const names = (process.argv[2]?.split(',') ?? HTTP_VARIANTS).filter(name => name in variants)
   const servers = {}
   try {
-    for (const name of names) servers[name] = await startServer(name)
-    for (const name of names) await load(servers[name], 1)
-    log(`http: ${names.length} variants, ${ROUNDS} rounds of ${SECONDS} s, ${CONNECTIONS} connections`)
-    const results = await interleave(names, ROUNDS, async (name) => {
-      const result = await load(servers[name], SECONDS)
+    for (const name of names) {
+      servers[name] = []
+      for (let i = 0; i < PROCESSES; i++) servers[name].push(await startServer(name))
+    }
+    for (const server of Object.values(servers).flat()) await load(server, 1)
+    log(`http: ${names.length} variants × ${PROCESSES} servers, ${ROUNDS} rounds of ${SECONDS} s, ${CONNECTIONS} connections`)
+    const results = await interleave(names, ROUNDS, async (name, round) => {
+      const result = await load(servers[name][round % PROCESSES], SECONDS)
       const failed = result.errors + result.timeouts + result.non2xx + result.mismatches
       if (failed > 0) throw new Error(`${name}: ${failed} failed requests (errors, timeouts, non-2xx or wrong body)`)
       return { rps: result.requests.average, p99: result.latency.p99 }
@@ -64,7 +69,7 @@ async function main () {
       medianP99Ms: Object.fromEntries(names.map(name => [name, median(p99[name])]))
     })
   } finally {
-    for (const server of Object.values(servers)) {
+    for (const server of Object.values(servers).flat()) {
       server.child.removeAllListeners('exit')
       server.child.disconnect()
     }

@@ -13,9 +13,13 @@ const path = require('node:path')
 const { variants } = require('./apps')
 const { interleave, median, log, report } = require('./common')
 
-const ROUNDS = Number(process.env.BENCH_INJECT_ROUNDS ?? 15)
+const ROUNDS = Number(process.env.BENCH_INJECT_ROUNDS ?? 18)
 const REQUESTS = Number(process.env.BENCH_INJECT_REQUESTS ?? 1000)
 const WARMUP = Number(process.env.BENCH_INJECT_WARMUP ?? 3000)
+// A process can stay slow or fast for its whole life (the same variant's median request moved between 57 and 135 us
+// from one process to the next), which interleaving inside one process cannot cancel: each variant gets several
+// processes, and round r asks process r mod PROCESSES of every variant.
+const PROCESSES = Number(process.env.BENCH_INJECT_PROCESSES ?? 3)
 
 function startWorker (name) {
   return new Promise((resolve, reject) => {
@@ -39,10 +43,13 @@ async function main () {
   const names = (process.argv[2]?.split(',') ?? Object.keys(variants)).filter(name => name in variants)
   const workers = {}
   try {
-    for (const name of names) workers[name] = await startWorker(name)
-    for (const name of names) await workers[name].batch(WARMUP)
-    log(`inject: ${names.length} variants, ${ROUNDS} rounds of ${REQUESTS} requests`)
-    const perRound = await interleave(names, ROUNDS, name => workers[name].batch(REQUESTS),
+    for (const name of names) {
+      workers[name] = []
+      for (let i = 0; i < PROCESSES; i++) workers[name].push(await startWorker(name))
+    }
+    for (const name of names) for (const worker of workers[name]) await worker.batch(WARMUP)
+    log(`inject: ${names.length} variants × ${PROCESSES} processes, ${ROUNDS} rounds of ${REQUESTS} requests`)
+    const perRound = await interleave(names, ROUNDS, (name, round) => workers[name][round % PROCESSES].batch(REQUESTS),
       round => log(`  round ${round + 1}/${ROUNDS}`))
     const pick = (key) => Object.fromEntries(names.map(name => [name, perRound[name].map(r => r[key])]))
     const cpu = pick('cpu')
@@ -57,7 +64,7 @@ async function main () {
       medianWallUs: Object.fromEntries(names.map(name => [name, median(wall[name])]))
     })
   } finally {
-    for (const worker of Object.values(workers)) worker.child.disconnect()
+    for (const worker of Object.values(workers).flat()) worker.child.disconnect()
   }
 }
 
