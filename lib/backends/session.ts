@@ -21,6 +21,15 @@ interface LoginRecord {
 const AUTH_KEYS = [USER_ID_KEY, BACKEND_KEY, AUTH_HASH_KEY, LOGIN_NONCE_KEY]
 
 /**
+ * The login this request has checked (read) or made (login). `getUserId` names the session's user only while the
+ * session still holds that login: a request judged on its token never reads the session riding along, and that
+ * session may hold a login that a password change, a deactivation or a logout has ended.
+ */
+const kCheckedLogin = Symbol('fastify-auth-helpers.checkedLogin')
+
+type CheckingRequest = FastifyRequest & { [kCheckedLogin]?: { nonce: string, userId: UserId } }
+
+/**
  * Why a login record: `@fastify/session` saves a request's session when it ends. A request that loaded the
  * session before a logout and ends after it writes the logged-in session back under the old id, and the old cookie
  * works again (Django #21608, express-session #632). No store offers an atomic "save if it still exists", so the
@@ -81,6 +90,7 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
         await flush(request, session)
         return null
       }
+      ;(request as CheckingRequest)[kCheckedLogin] = { nonce, userId }
       return { userId, authHash: session[AUTH_HASH_KEY] }
     },
 
@@ -105,6 +115,7 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
       fresh[BACKEND_KEY] = 'session'
       fresh[AUTH_HASH_KEY] = authHash
       fresh[LOGIN_NONCE_KEY] = nonce
+      ;(request as CheckingRequest)[kCheckedLogin] = { nonce, userId }
       return undefined
     },
 
@@ -114,8 +125,8 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
     },
 
     storedUserId (request) {
-      const userId = sessionOf(request)?.[USER_ID_KEY]
-      return isValidUserId(userId) ? userId : null
+      const checked = (request as CheckingRequest)[kCheckedLogin]
+      return checked !== undefined && sessionOf(request)?.[LOGIN_NONCE_KEY] === checked.nonce ? checked.userId : null
     }
   }
 }
