@@ -154,6 +154,11 @@ export async function login (request: FastifyRequest, loginOptions: LoginOptions
 
 export async function logout (request: FastifyRequest, logoutOptions?: { backend?: unknown }): Promise<void> {
   const state = stateOf(request)
+  // The seed's `logout(request, backend)` ported as `logout(request, 'jwt')` would read no backend from the string and
+  // log out the default one instead, leaving the token valid while the route reports a logout.
+  if (logoutOptions != null && (typeof logoutOptions !== 'object' || Array.isArray(logoutOptions))) {
+    throw new InvalidOptionError(`logout() takes { backend } (an object), not ${Array.isArray(logoutOptions) ? 'an array' : `a ${typeof logoutOptions}`}`)
+  }
   const backend = backendNamed(state, logoutOptions?.backend ?? state.defaultBackend)
   const userId = backend.storedUserId(request)
   await backend.logout(request)
