@@ -78,8 +78,9 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
 
     async read (request) {
       const session = sessionOf(request)
-      if (session === null) return null
-      const userId = session[USER_ID_KEY]
+      const userId = session?.[USER_ID_KEY]
+      // No login at all, as `carries` sees it: an anonymous visitor's session and its data are not ours to flush.
+      if (session == null || userId == null) return null
       const nonce = session[LOGIN_NONCE_KEY]
       if (session[BACKEND_KEY] !== 'session' || !isValidUserId(userId) || typeof nonce !== 'string') {
         await flush(request, session)
