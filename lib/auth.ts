@@ -1,7 +1,9 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { isSupportedBackend, type BackendName } from './constants'
-import { AuthenticationError, BackendNotConfiguredError, InvalidOptionError, UnsupportedBackendError } from './errors'
+import {
+  AuthenticationError, BackendNotConfiguredError, InvalidOptionError, UnsupportedBackendError, UserStoreError
+} from './errors'
 import type { LoginFailureReason, ResolvedOptions, User, UserId } from './options'
 import { isArgon2Hash, type PasswordHasher } from './password'
 import { isValidUserId, type Backend } from './backends/backend'
@@ -72,6 +74,15 @@ async function emit<E extends { request: FastifyRequest }> (hook: ((event: E) =>
   }
 }
 
+/** A user store call whose failure becomes a 503 that keeps the store's error as its cause, off the response. */
+async function askUsers<T> (method: 'findByUsername' | 'findById', call: () => T | Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    throw new UserStoreError(method, { cause: err })
+  }
+}
+
 function byteLength (value: string): number {
   return Buffer.byteLength(value, 'utf8')
 }
@@ -94,7 +105,7 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
     return fail('invalid-input')
   }
 
-  const user = await options.users.findByUsername(username)
+  const user = await askUsers('findByUsername', () => options.users.findByUsername(username))
   const storedHash = user == null ? undefined : options.getPasswordHash(user)
   const matches = await hasher.verify(storedHash, password)
   if (user == null) return fail('unknown-user')
@@ -139,7 +150,7 @@ export async function login (request: FastifyRequest, loginOptions: LoginOptions
     theUser = user
   } else {
     if (!isValidUserId(userId)) throw new AuthenticationError('login() was given an invalid userId')
-    const found = await options.users.findById(userId)
+    const found = await askUsers('findById', () => options.users.findById(userId))
     if (found == null) throw new AuthenticationError('login() was given the id of no user')
     id = userId
     theUser = found
@@ -173,7 +184,7 @@ export async function logout (request: FastifyRequest, logoutOptions?: { backend
 export async function resolveUser (state: AuthState, backend: Backend, request: FastifyRequest): Promise<User | null> {
   const stored = await backend.read(request)
   if (stored === null) return null
-  const user = await state.options.users.findById(stored.userId)
+  const user = await askUsers('findById', () => state.options.users.findById(stored.userId))
   if (user != null && state.options.isActive(user) && sameAuthHash(stored.authHash, state.authHash(user))) return user
   await backend.logout(request)
   return null
