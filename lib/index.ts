@@ -41,6 +41,28 @@ async function registerSession (fastify: FastifyInstance, options: ResolvedOptio
   return createSessionBackend(options.storeTimeout, options.rotateOnLogin)
 }
 
+/** Per app (its server is shared by every encapsulated context), the auth hash keys its registrations use. */
+const authHashKeys = new WeakMap<object, Array<{ key: Buffer, users: object }>>()
+
+/**
+ * A login names a user id and an auth hash; whichever registration reads it looks the id up in its own `users`. Two
+ * registrations with two user stores that read the same logins (one session both see, tokens signed with one secret)
+ * and key their auth hashes alike take one store's user for the other's with the same id whenever their hashes
+ * agree, as every passwordless user's do. Nothing at request time can tell the stores apart, so it fails here.
+ */
+function claimAuthHashKey (fastify: FastifyInstance, secret: string | Buffer, users: object): void {
+  const key = Buffer.from(secret)
+  const claimed = authHashKeys.get(fastify.server) ?? []
+  authHashKeys.set(fastify.server, claimed)
+  if (claimed.some(other => other.users !== users && other.key.equals(key))) {
+    throw new InvalidOptionError('another registration of fastify-auth-helpers in this app has other `users` and the ' +
+      'same auth hash key (`authHashSecret`, else the session or JWT secret): a login made by one would be taken by ' +
+      'the other for its user with the same id. Give each registration its own `authHashSecret` (and its own session ' +
+      'cookie or JWT secret), or the same `users`')
+  }
+  claimed.push({ key, users })
+}
+
 async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOptions): Promise<void> {
   const options = resolveOptions(rawOptions)
 
@@ -55,6 +77,7 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     throw new InvalidOptionError('`authHashSecret` (32+ characters) is required when neither `session.secret` nor ' +
       '`jwt.secret` is a string to key the auth hash with')
   }
+  claimAuthHashKey(fastify, options.authHashSecret, options.users)
 
   // A token is looked at before the session: it is a credential the client chose to send with this request, where
   // a session cookie rides along with every request. A request with a token is judged on that token alone, so a bad
