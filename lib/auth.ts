@@ -23,16 +23,23 @@ export const kAuthState = Symbol('fastify-auth-helpers.state')
 
 const AUTH_HASH_CACHE_SIZE = 10_000
 
+/** The user's id and password hash as one unambiguous string: the id typed and length-prefixed, then the hash. */
+function authHashInput (id: unknown, passwordHash: unknown): string {
+  const idText = typeof id === 'string' ? `s${id}` : typeof id === 'number' ? `n${id}` : '-'
+  return `${idText.length}:${idText}:${typeof passwordHash === 'string' ? passwordHash : ''}`
+}
+
 /**
- * An HMAC of the user's password hash, kept with the login: when the password changes, so does this, and every
- * login made before the change stops authenticating (Django's session auth hash). Cached because it is computed
- * on every authenticated request; the cache is keyed by the argon2 hash, which is unique per password and salt.
+ * An HMAC of the user's id and password hash, kept with the login: when the password changes, so does this, and every
+ * login made before the change stops authenticating (Django's session auth hash). The id is in it because users without
+ * a password all have the same (empty) hash: without it, a user store that answers for one id with another
+ * passwordless user would have that user taken for the login's. Cached because it is computed on every authenticated
+ * request; the cache is keyed by its input.
  */
-export function createAuthHasher (secret: string | Buffer, getPasswordHash: (user: User) => unknown): (user: User) => string {
+export function createAuthHasher (secret: string | Buffer, getPasswordHash: (user: User) => unknown, getUserId: (user: User) => unknown): (user: User) => string {
   const cache = new Map<string, string>()
   return function authHash (user) {
-    const passwordHash = getPasswordHash(user)
-    const input = typeof passwordHash === 'string' ? passwordHash : ''
+    const input = authHashInput(getUserId(user), getPasswordHash(user))
     let digest = cache.get(input)
     if (digest === undefined) {
       digest = createHmac('sha256', secret).update('fastify-auth-helpers:auth-hash:').update(input).digest('base64url')

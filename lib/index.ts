@@ -90,7 +90,7 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     resolutionOrder,
     hasher: new PasswordHasher(options.hashOptions),
     defaultBackend: options.defaultBackend,
-    authHash: createAuthHasher(options.authHashSecret, options.getPasswordHash)
+    authHash: createAuthHasher(options.authHashSecret, options.getPasswordHash, options.getUserId)
   }
 
   fastify.decorate(kAuthState, state)
