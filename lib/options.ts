@@ -81,6 +81,8 @@ function sessionSecret (session: RawOptions['session']): string | undefined {
   return typeof secret === 'string' ? secret : undefined
 }
 
+const HASH_OPTION_NAMES = ['memoryCost', 'timeCost', 'parallelism'] as const
+
 export function resolveOptions (options: RawOptions): ResolvedOptions {
   const { users } = options
   if (users === null || typeof users !== 'object') fail('the `users` option (your user store) is required')
@@ -116,9 +118,12 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
 
   const hashOptions = options.hashOptions ?? {}
   if (hashOptions === null || typeof hashOptions !== 'object') fail('`hashOptions` must be an object')
-  for (const key of ['memoryCost', 'timeCost', 'parallelism'] as const) {
-    checkPositiveInteger(hashOptions[key], `hashOptions.${key}`)
+  // The rest of argon2's options would be handed to it as they are: a fixed `salt`, a short `hashLength`, a `secret`
+  // that verify() is never given, `raw` output.
+  for (const key of Object.keys(hashOptions)) {
+    if (!(HASH_OPTION_NAMES as readonly string[]).includes(key)) fail(`\`hashOptions.${key}\` is not an option: only memoryCost, timeCost and parallelism`)
   }
+  for (const key of HASH_OPTION_NAMES) checkPositiveInteger(hashOptions[key], `hashOptions.${key}`)
   checkPositiveInteger(options.maxPasswordLength, 'maxPasswordLength')
   checkPositiveInteger(options.maxUsernameLength, 'maxUsernameLength')
   const rotateOnLogin = options.rotateOnLogin ?? ['_csrf']
