@@ -102,8 +102,10 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
   const { session } = options
   if (session !== undefined) {
     if (session === null || typeof session !== 'object') fail('`session` must be an object of @fastify/session options')
-    if (typeof session.secret === 'string' && session.secret.length < 32) {
-      fail('`session.secret` must be at least 32 characters long')
+    // A rotation's secrets all verify cookies, so each is held to the string's minimum.
+    const secrets = Array.isArray(session.secret) ? session.secret as unknown[] : [session.secret]
+    if (secrets.some(secret => (typeof secret === 'string' || Buffer.isBuffer(secret)) && secret.length < 32)) {
+      fail('`session.secret` must be at least 32 characters long (each of them, in a rotation)')
     }
     checkPositiveInteger(session.storeTimeout, 'session.storeTimeout')
   }
