@@ -68,6 +68,14 @@ function checkPositiveInteger (value: unknown, name: string): void {
   }
 }
 
+/** The longest a Node timer waits: a longer delay runs after 1 ms, and every store call would time out at once. */
+const MAX_TIMEOUT = 2 ** 31 - 1
+
+function checkTimeout (value: unknown, name: string): void {
+  checkPositiveInteger(value, name)
+  if ((value as number) > MAX_TIMEOUT) fail(`\`${name}\` must be at most ${MAX_TIMEOUT} ms (about 24.8 days)`)
+}
+
 /**
  * The session secret when it can key the auth hash. An array is a rotation in progress: keying with any one of its
  * secrets would end every login when that secret is rotated out, so an array needs an explicit `authHashSecret`.
@@ -107,7 +115,7 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
     if (secrets.some(secret => (typeof secret === 'string' || Buffer.isBuffer(secret)) && secret.length < 32)) {
       fail('`session.secret` must be at least 32 characters long (each of them, in a rotation)')
     }
-    checkPositiveInteger(session.storeTimeout, 'session.storeTimeout')
+    checkTimeout(session.storeTimeout, 'session.storeTimeout')
   }
   const jwt = options.jwt === undefined ? undefined : resolveJwtOptions(options.jwt, session)
 
@@ -351,7 +359,7 @@ export function resolveJwtOptions (jwt: unknown, session: RawOptions['session'])
   checkFunction(jwt.isRevoked, 'jwt.isRevoked')
   // A revoke() that nothing checks would make logout look final when it is not.
   if (jwt.revoke !== undefined && jwt.isRevoked === undefined) fail('`jwt.revoke` needs `jwt.isRevoked` to check it')
-  checkPositiveInteger(jwt.storeTimeout, 'jwt.storeTimeout')
+  checkTimeout(jwt.storeTimeout, 'jwt.storeTimeout')
   if (jwt.cacheSize !== undefined && !(Number.isSafeInteger(jwt.cacheSize) && (jwt.cacheSize as number) >= 0)) {
     fail('`jwt.cacheSize` must be a whole number, 0 to turn the cache off')
   }
