@@ -14,7 +14,7 @@ import {
   resolveUser, type AuthState, type LoginOptions
 } from './auth'
 import type { Backend } from './backends/backend'
-import { createSessionBackend } from './backends/session'
+import { abandonFailedLogin, createSessionBackend } from './backends/session'
 
 /** @fastify/session options with the plugin's defaults: see "Session defaults" in the README for each reason. */
 function sessionOptions (options: ResolvedOptions): Record<string, unknown> {
@@ -93,6 +93,7 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   })
 
   fastify.addHook('onRequest', resolveRequestUser(state))
+  if (backends.session !== undefined) fastify.addHook('onError', abandonFailedLogin(options.storeTimeout))
   // The dummy hash that failed logins verify against is made before the first request, not during one.
   fastify.addHook('onReady', async function makeDummyHash () {
     await state.hasher.dummyHash()

@@ -20,6 +20,11 @@ interface LoginRecord {
 
 const AUTH_KEYS = new Set([USER_ID_KEY, BACKEND_KEY, AUTH_HASH_KEY, LOGIN_NONCE_KEY])
 
+/** The nonce of the login this request made, until the request ends. */
+const kLoginMade = Symbol('fastify-auth-helpers.loginMade')
+
+type MarkedRequest = FastifyRequest & { [kLoginMade]?: string }
+
 /**
  * Why a login record: `@fastify/session` saves a request's session when it ends. A request that loaded the
  * session before a logout and ends after it writes the logged-in session back under the old id, and the old cookie
@@ -36,9 +41,45 @@ function sessionOf (request: FastifyRequest): SessionLike | null {
   return session != null && typeof session.regenerate === 'function' ? session : null
 }
 
+function timedStoreOf (request: FastifyRequest, storeTimeout: number): SessionStore {
+  return timedStore((request as unknown as { sessionStore: SessionStore }).sessionStore, storeTimeout)
+}
+
+/** The status Fastify's error handler gives an error: its own when that is a 4xx, else 500. */
+function statusOf (error: { statusCode?: unknown, status?: unknown }): number {
+  const status = Number(error.statusCode ?? error.status)
+  return status >= 400 && status < 500 ? status : 500
+}
+
+/**
+ * The onError hook: a request that logged someone in and then fails with a 5xx leaves no login behind. Without it,
+ * a session save that fails in onSend (the store is down or slow) makes Fastify send the 500 through onSend again,
+ * the second save succeeds, and the client gets an error together with a working logged-in cookie; a route that
+ * throws after `login()` does the same. As Django does not save a session on a 5xx, the failed login's session is
+ * neither saved nor handed out, and its record is deleted so that a save that lands late cannot revive it.
+ */
+export function abandonFailedLogin (storeTimeout: number) {
+  return async function abandonFailedLogin (request: FastifyRequest, _reply: unknown, error: Error & { statusCode?: unknown }): Promise<void> {
+    const nonce = (request as MarkedRequest)[kLoginMade]
+    if (nonce === undefined || statusOf(error) < 500) return
+    ;(request as MarkedRequest)[kLoginMade] = undefined
+    const session = sessionOf(request)
+    if (session !== null && session[LOGIN_NONCE_KEY] === nonce) {
+      for (const key of AUTH_KEYS) delete session[key]
+      // @fastify/session neither saves nor sets a cookie for a request without a session.
+      ;(request as unknown as { session: null }).session = null
+    }
+    try {
+      await storeCall(timedStoreOf(request, storeTimeout), 'destroy', recordKey(nonce))
+    } catch (err) {
+      // The session naming the record was never handed out, so the record is unreachable: log and move on.
+      request.log.error({ err }, 'fastify-auth-helpers: could not delete the record of a failed login')
+    }
+  }
+}
+
 export function createSessionBackend (storeTimeout: number): Backend {
-  const storeOf = (request: FastifyRequest): SessionStore =>
-    timedStore((request as unknown as { sessionStore: SessionStore }).sessionStore, storeTimeout)
+  const storeOf = (request: FastifyRequest): SessionStore => timedStoreOf(request, storeTimeout)
 
   /**
    * Ends the session's login and gives the request a fresh, empty session that is saved only if the route writes
@@ -99,6 +140,7 @@ export function createSessionBackend (storeTimeout: number): Backend {
       fresh[BACKEND_KEY] = 'session'
       fresh[AUTH_HASH_KEY] = authHash
       fresh[LOGIN_NONCE_KEY] = nonce
+      ;(request as MarkedRequest)[kLoginMade] = nonce
       return undefined
     },
 

@@ -19,7 +19,7 @@ async function setup (t: { teardown: (fn: () => unknown) => void }) {
       app.post('/change-password', { preHandler: app.requireUser }, async (request) => {
         const user = request.user as { password: string }
         user.password = await app.hashPassword((request.body as { password: string }).password)
-        await request.login({ user: request.user as object })
+        await request.login({ user: request.user as NonNullable<typeof request.user> })
         return { ok: true }
       })
     }

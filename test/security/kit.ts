@@ -1,8 +1,20 @@
 import argon2 = require('argon2')
 import type { Scheduler } from 'fast-check'
+import { sign } from '@fastify/cookie'
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type LightMyRequestResponse } from 'fastify'
 import auth from '../../lib/index'
 import { SECRET, TEST_HASH_OPTIONS, TestUsers, addRoutes } from '../helper'
+
+declare module 'fastify' {
+  /** The session data the attacks' own routes write. */
+  interface Session {
+    cart?: string
+    flash?: string
+    visited?: boolean
+    visits?: number
+    userId?: number
+  }
+}
 
 type Callback = (error?: unknown, value?: unknown) => void
 type Method = 'get' | 'set' | 'destroy'
@@ -58,7 +70,8 @@ export function sessionIdOf (cookie: string): string {
   return value.slice(0, value.lastIndexOf('.'))
 }
 
-export type FaultMode = 'fail' | 'hang'
+/** 'fail': answers an error. 'hang': never answers. 'late': does the work and answers long after the store timeout. */
+export type FaultMode = 'fail' | 'hang' | 'late'
 
 export interface StoreCall {
   method: Method
@@ -69,44 +82,72 @@ export interface StoreCall {
 }
 
 /**
- * A JsonStore that logs its calls and can make one of them fail or never answer. Tests first run a flow without a
- * fault to learn its calls, then once per call with that call broken.
+ * A synchronous JsonStore that logs its calls and can break one of them. Tests first run a flow without a fault to
+ * learn its calls, then once per call with that call broken.
  */
 export class FaultyStore extends JsonStore {
   calls: StoreCall[] = []
   #fault: { at: number, mode: FaultMode } | undefined
+  readonly #late = new Set<NodeJS.Timeout>()
 
-  /** The `at`-th call from now (0-based) fails or hangs. */
+  constructor (readonly lateMs = 0) {
+    super(true)
+  }
+
+  /** The `at`-th call from now (0-based) breaks in the given way. */
   breakCall (at: number, mode: FaultMode): void {
     this.calls = []
     this.#fault = { at, mode }
   }
 
+  /** From now on, calls are logged and none breaks. */
   record (): void {
     this.calls = []
     this.#fault = undefined
   }
 
-  #trip (method: Method, id: string, callback: Callback): boolean {
-    const inRegenerate = new Error().stack?.includes('regenerate') === true
-    this.calls.push({ method, kind: id.startsWith(RECORD_PREFIX) ? 'record' : 'session', inRegenerate })
+  /** Resolves when every 'late' call has landed. */
+  async settled (): Promise<void> {
+    while (this.#late.size > 0) await new Promise(resolve => setTimeout(resolve, this.lateMs))
+  }
+
+  #trip (method: Method, id: string, callback: Callback, work: () => void): void {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 50
+    const stack = new Error().stack ?? ''
+    Error.stackTraceLimit = limit
+    this.calls.push({ method, kind: id.startsWith(RECORD_PREFIX) ? 'record' : 'session', inRegenerate: stack.includes('regenerate') })
     const fault = this.#fault
-    if (fault === undefined || this.calls.length - 1 !== fault.at) return false
+    if (fault === undefined || this.calls.length - 1 !== fault.at) {
+      work()
+      return
+    }
     this.#fault = undefined
-    if (fault.mode === 'fail') this.answer(callback, new Error('the store is down'))
-    return true
+    if (fault.mode === 'fail') {
+      callback(new Error('the store is down'))
+    } else if (fault.mode === 'late') {
+      const timer = setTimeout(() => {
+        this.#late.delete(timer)
+        work()
+      }, this.lateMs)
+      this.#late.add(timer)
+    }
   }
 
   override get (id: string, callback: Callback): void {
-    if (!this.#trip('get', id, callback)) super.get(id, callback)
+    this.#trip('get', id, callback, () => super.get(id, callback))
   }
 
   override set (id: string, value: unknown, callback: Callback): void {
-    if (!this.#trip('set', id, callback)) super.set(id, value, callback)
+    const json = JSON.stringify(value)
+    this.#trip('set', id, callback, () => {
+      this.data.set(id, json)
+      callback()
+    })
   }
 
   override destroy (id: string, callback: Callback): void {
-    if (!this.#trip('destroy', id, callback)) super.destroy(id, callback)
+    this.#trip('destroy', id, callback, () => super.destroy(id, callback))
   }
 }
 
@@ -226,4 +267,19 @@ export async function buildApp (t: { teardown: (fn: () => unknown) => void }, op
   options.routes?.(app)
   await app.ready()
   return { app, users }
+}
+
+/** A cookie for any session id, signed as the app signs its own: what the holder of that session's cookie sends. */
+export function cookieForSession (id: string, name = 'sessionId'): string {
+  return `${name}=${encodeURIComponent(sign(id, SECRET))}`
+}
+
+/** The users that the sessions now in the store authenticate as: a store left in a logged-in state shows here. */
+export async function loggedInSessions (app: FastifyInstance, store: JsonStore): Promise<string[]> {
+  const found: string[] = []
+  for (const id of store.sessions()) {
+    const { username } = await whoIs(app, cookieForSession(id))
+    if (username !== null) found.push(username)
+  }
+  return found
 }
