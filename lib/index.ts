@@ -72,6 +72,11 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     if (typeof plain !== 'string' || plain.length === 0) {
       return Promise.reject(new InvalidOptionError('hashPassword() takes a non-empty string'))
     }
+    // authenticate() refuses these unhashed, so a hash of one would be a password that can never log in.
+    if (Buffer.byteLength(plain, 'utf8') > options.maxPasswordLength) {
+      return Promise.reject(new InvalidOptionError(
+        `hashPassword() takes at most ${options.maxPasswordLength} UTF-8 bytes (maxPasswordLength): longer passwords cannot log in`))
+    }
     return state.hasher.hash(plain)
   })
   fastify.decorate('requireUser', async function requireUser (request: FastifyRequest, _reply: FastifyReply) {
