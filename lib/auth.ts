@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { isSupportedBackend, type BackendName } from './constants'
 import { AuthenticationError, BackendNotConfiguredError, InvalidOptionError, UnsupportedBackendError } from './errors'
 import type { LoginFailureReason, ResolvedOptions, User, UserId } from './options'
-import type { PasswordHasher } from './password'
+import { isWellFormed, type PasswordHasher } from './password'
 import { isValidUserId, type Backend } from './backends/backend'
 
 /** Everything one registration of the plugin knows, shared by its decorators and the seed-named functions. */
@@ -85,9 +85,10 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
     })
     throw new AuthenticationError()
   }
-  // argon2 takes arrays and buffers as passwords, so only strings of sane size get past this line.
+  // argon2 takes arrays and buffers as passwords, so only well-formed strings of sane size get past this line.
   if (typeof username !== 'string' || typeof password !== 'string' || username.length === 0 || password.length === 0 ||
-      byteLength(username) > options.maxUsernameLength || byteLength(password) > options.maxPasswordLength) {
+      byteLength(username) > options.maxUsernameLength || byteLength(password) > options.maxPasswordLength ||
+      !isWellFormed(username) || !isWellFormed(password)) {
     return fail('invalid-input')
   }
 

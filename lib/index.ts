@@ -7,7 +7,7 @@ import {
 } from './constants'
 import { AuthenticationError, InvalidOptionError, UnauthorizedError, UnsupportedBackendError } from './errors'
 import { resolveOptions, type RawOptions, type ResolvedOptions } from './options'
-import { PasswordHasher } from './password'
+import { PasswordHasher, isWellFormed } from './password'
 import { timedStore, type SessionStore } from './store'
 import {
   authenticate, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
@@ -76,6 +76,9 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     if (Buffer.byteLength(plain, 'utf8') > options.maxPasswordLength) {
       return Promise.reject(new InvalidOptionError(
         `hashPassword() takes at most ${options.maxPasswordLength} UTF-8 bytes (maxPasswordLength): longer passwords cannot log in`))
+    }
+    if (!isWellFormed(plain)) {
+      return Promise.reject(new InvalidOptionError('hashPassword() takes well-formed text: this password has a lone surrogate'))
     }
     return state.hasher.hash(plain)
   })

@@ -30,6 +30,16 @@ export function isArgon2Hash (value: unknown): value is string {
   return match !== null && argon2Parameters(match[1] as string) !== null
 }
 
+const LONE_SURROGATE = /\p{Cs}/u
+
+/**
+ * Whether a string is well-formed UTF-16, i.e. has no lone surrogate. UTF-8 encoding (argon2's, and most databases')
+ * turns every lone surrogate into U+FFFD, so "\uD800", "\uDFFF" and "\uFFFD" would all be the same password.
+ */
+export function isWellFormed (value: string): boolean {
+  return !LONE_SURROGATE.test(value)
+}
+
 /**
  * Passwords are compared as NFC, the normalization RFC 8265 (OpaqueString) gives them, so the same password typed on
  * systems that compose characters differently still matches. `hashPassword` and `verify` normalize alike.
