@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { isSupportedBackend, type BackendName } from './constants'
 import { AuthenticationError, BackendNotConfiguredError, InvalidOptionError, UnsupportedBackendError } from './errors'
 import type { LoginFailureReason, ResolvedOptions, User, UserId } from './options'
-import { isWellFormed, type PasswordHasher } from './password'
+import { isArgon2Hash, isWellFormed, type PasswordHasher } from './password'
 import { isValidUserId, type Backend } from './backends/backend'
 
 /** Everything one registration of the plugin knows, shared by its decorators and the seed-named functions. */
@@ -96,7 +96,7 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
   const storedHash = user == null ? undefined : options.getPasswordHash(user)
   const matches = await hasher.verify(storedHash, password)
   if (user == null) return fail('unknown-user')
-  if (!matches) return fail(typeof storedHash === 'string' && storedHash.length > 0 ? 'wrong-password' : 'no-password')
+  if (!matches) return fail(isArgon2Hash(storedHash) ? 'wrong-password' : 'no-password')
   // Activity is checked after the password, so an inactive account is not revealed to someone without it.
   if (!options.isActive(user)) return fail('inactive')
 

@@ -23,6 +23,10 @@ export const InvalidOptionError = createError<[string]>('FST_AUTH_INVALID_OPTION
 
 export const UnauthorizedError = createError('FST_AUTH_UNAUTHORIZED', 'Authentication required', 401)
 
+/** A store's own error stays in `cause` (and the log): its message may name hosts and keys, so it is not sent. */
+export const StoreError = createError<[string, { cause: unknown }]>(
+  'FST_AUTH_STORE_ERROR', 'Session store %s failed', 503)
+
 export const StoreTimeoutError = createError<[string, number]>(
   'FST_AUTH_STORE_TIMEOUT', 'Session store %s did not answer within %d ms', 503)
 

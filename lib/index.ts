@@ -17,8 +17,8 @@ import type { Backend } from './backends/backend'
 import { abandonFailedLogin, createSessionBackend } from './backends/session'
 
 /** @fastify/session options with the plugin's defaults: see "Session defaults" in the README for each reason. */
-function sessionOptions (options: ResolvedOptions): Record<string, unknown> {
-  const { storeTimeout: _timeout, cookie, store, ...rest } = options.session ?? {}
+function sessionOptions (options: ResolvedOptions & { session: object }): Record<string, unknown> {
+  const { storeTimeout: _timeout, cookie, store, ...rest } = options.session
   return {
     // An anonymous visitor costs no store write and gets no cookie.
     saveUninitialized: false,
@@ -35,7 +35,7 @@ async function registerSession (fastify: FastifyInstance, options: ResolvedOptio
   if (!fastify.hasRequestDecorator('session')) {
     if (options.session === undefined) return undefined
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
-    await fastify.register(fastifySession, sessionOptions(options) as never)
+    await fastify.register(fastifySession, sessionOptions(options as ResolvedOptions & { session: object }) as never)
   }
   return createSessionBackend(options.storeTimeout)
 }
@@ -46,8 +46,8 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   const backends: Partial<Record<BackendName, Backend>> = {}
   backends.session = await registerSession(fastify, options)
   if (backends[options.defaultBackend] === undefined) {
-    throw new InvalidOptionError(`the default backend "${options.defaultBackend}" is not configured: pass its options ` +
-      `(\`${options.defaultBackend}\`)${options.defaultBackend === 'session' ? ' or register @fastify/session first' : ''}`)
+    throw new InvalidOptionError(`the default backend "${options.defaultBackend}" is not configured: pass the ` +
+      `\`${options.defaultBackend}\` option (for sessions, registering @fastify/session before this plugin also works)`)
   }
   if (options.authHashSecret === undefined) {
     throw new InvalidOptionError('`authHashSecret` (32+ characters) is required when `session.secret` is not a string')

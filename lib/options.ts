@@ -2,22 +2,12 @@ import type { FastifyRequest } from 'fastify'
 import { InvalidOptionError } from './errors'
 import { DEFAULT_AUTH_BACKEND, isSupportedBackend, type BackendName } from './constants'
 
+import type { HashOptions, LoginFailureReason, UserId, UserStore as PublicUserStore } from '../types/index'
+
+export type { HashOptions, LoginFailureReason, UserId }
+/** Inside the plugin a user is any object: the app's own type lives in its declaration merge. */
 export type User = object
-export type UserId = string | number
-
-export interface UserStore {
-  findByUsername (username: string): Promise<User | null | undefined>
-  findById (id: UserId): Promise<User | null | undefined>
-  updatePasswordHash? (user: User, hash: string): Promise<unknown>
-}
-
-export interface HashOptions {
-  memoryCost?: number
-  timeCost?: number
-  parallelism?: number
-}
-
-export type LoginFailureReason = 'invalid-input' | 'unknown-user' | 'no-password' | 'wrong-password' | 'inactive'
+export type UserStore = PublicUserStore<User>
 
 export interface RawOptions {
   users?: UserStore
@@ -83,7 +73,6 @@ function sessionSecret (session: RawOptions['session']): string | undefined {
 }
 
 export function resolveOptions (options: RawOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') fail('options must be an object')
   const { users } = options
   if (users === null || typeof users !== 'object') fail('the `users` option (your user store) is required')
   checkFunction(users.findByUsername, 'users.findByUsername', true)

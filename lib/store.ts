@@ -1,4 +1,4 @@
-import { StoreTimeoutError } from './errors'
+import { StoreError, StoreTimeoutError } from './errors'
 
 type Callback = (error?: unknown, value?: unknown) => void
 
@@ -21,7 +21,8 @@ export function withTimeout<T> (promise: Promise<T>, ms: number, operation: stri
 
 /**
  * The store with every call bounded by `ms`: a store that hangs fails the request with a 503 instead of holding it
- * open forever. A call that answers after its deadline is ignored.
+ * open forever. A call that answers after its deadline is ignored. A store's error becomes a 503 whose message
+ * says only which operation failed; the original is its `cause`.
  */
 export function timedStore<S extends SessionStore> (store: S, ms: number): S {
   if ((store as unknown as Record<symbol, unknown>)[kTimed] === true) return store
@@ -36,7 +37,9 @@ export function timedStore<S extends SessionStore> (store: S, ms: number): S {
       if (done) return
       done = true
       clearTimeout(timer)
-      callback(error, value)
+      // @fastify/session reads a missing session as ENOENT; that one is an answer, not a failure.
+      if (error && (error as { code?: unknown }).code !== 'ENOENT') callback(new StoreError(method, { cause: error }))
+      else callback(error, value)
     }
     try {
       (store[method] as (...a: unknown[]) => void)(...args, finish)

@@ -53,11 +53,14 @@ export interface BuildOptions {
   plugin?: Record<string, unknown>
   fastify?: FastifyServerOptions
   routes?: boolean
+  /** More routes or hooks, added before the app is ready. */
+  extend?: (app: FastifyInstance) => void
 }
 
 /**
  * An app with the plugin on the session backend and the routes most tests need:
- * POST /login {username, password}, POST /login-id {userId}, POST /logout, GET /me (requireUser), GET /whoami.
+ * POST /login {username, password}, POST /check {username, password} (authenticate only), POST /login-id {userId},
+ * POST /logout, GET /me (requireUser), GET /whoami.
  */
 export async function build (t: { teardown: (fn: () => unknown) => void }, opts: BuildOptions = {}): Promise<{ app: FastifyInstance, users: TestUsers }> {
   const users = opts.users ?? new TestUsers()
@@ -70,6 +73,7 @@ export async function build (t: { teardown: (fn: () => unknown) => void }, opts:
     ...opts.plugin
   } as never)
   if (opts.routes !== false) addRoutes(app)
+  opts.extend?.(app)
   await app.ready()
   return { app, users }
 }
@@ -80,6 +84,11 @@ export function addRoutes (app: FastifyInstance): void {
     const user = await request.authenticate(username, password)
     const token = await request.login({ user })
     return { id: request.getUserId(), token: token ?? null }
+  })
+  app.post('/check', async (request) => {
+    const { username, password } = request.body as { username: string, password: string }
+    const user = await request.authenticate(username, password)
+    return { id: (user as { id?: unknown }).id }
   })
   app.post('/login-id', async (request) => {
     await request.login({ userId: (request.body as { userId: number }).userId })

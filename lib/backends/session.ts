@@ -8,7 +8,7 @@ import type { UserId } from '../options'
 
 interface SessionLike {
   [key: string]: unknown
-  cookie: { toJSON?: () => unknown }
+  cookie: object
   sessionId: string
   regenerate (keys?: string[]): Promise<void>
 }
@@ -134,8 +134,8 @@ export function createSessionBackend (storeTimeout: number): Backend {
       await withTimeout(session.regenerate(keep), storeTimeout, 'regenerate')
       const fresh = sessionOf(request) as SessionLike
       const nonce = randomBytes(18).toString('base64url')
-      const cookie = typeof fresh.cookie.toJSON === 'function' ? fresh.cookie.toJSON() : fresh.cookie
-      await storeCall(store, 'set', recordKey(nonce), { cookie, userId } satisfies LoginRecord)
+      // The record carries the session's cookie so that stores which expire entries (connect-redis) expire both alike.
+      await storeCall(store, 'set', recordKey(nonce), { cookie: fresh.cookie, userId } satisfies LoginRecord)
       fresh[USER_ID_KEY] = userId
       fresh[BACKEND_KEY] = 'session'
       fresh[AUTH_HASH_KEY] = authHash
