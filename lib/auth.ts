@@ -14,7 +14,7 @@ export interface AuthState {
   readonly resolutionOrder: readonly Backend[]
   readonly hasher: PasswordHasher
   defaultBackend: BackendName
-  authHash (user: User): string
+  authHash (user: User, passwordHash?: string): string
 }
 
 export const kAuthState = Symbol('fastify-auth-helpers.state')
@@ -22,14 +22,22 @@ export const kAuthState = Symbol('fastify-auth-helpers.state')
 const AUTH_HASH_CACHE_SIZE = 10_000
 
 /**
+ * The hash that authenticate() just upgraded a user to, kept on the request for the login() that follows: the user
+ * object may still hold the old hash (a store whose updatePasswordHash writes a database row and leaves the object
+ * alone), and a login recorded with the old one would read as a password change, and end, on its very next request.
+ */
+const kUpgradedHash = Symbol('fastify-auth-helpers.upgradedHash')
+
+type UpgradeCarrier = FastifyRequest & { [kUpgradedHash]?: { user: User, hash: string } }
+
+/**
  * An HMAC of the user's password hash, kept with the login: when the password changes, so does this, and every
  * login made before the change stops authenticating (Django's session auth hash). Cached because it is computed
  * on every authenticated request; the cache is keyed by the argon2 hash, which is unique per password and salt.
  */
-export function createAuthHasher (secret: string | Buffer, getPasswordHash: (user: User) => unknown): (user: User) => string {
+export function createAuthHasher (secret: string | Buffer, getPasswordHash: (user: User) => unknown): (user: User, passwordHash?: string) => string {
   const cache = new Map<string, string>()
-  return function authHash (user) {
-    const passwordHash = getPasswordHash(user)
+  return function authHash (user, passwordHash = getPasswordHash(user) as string) {
     const input = typeof passwordHash === 'string' ? passwordHash : ''
     let digest = cache.get(input)
     if (digest === undefined) {
@@ -102,7 +110,9 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
 
   if (options.users.updatePasswordHash !== undefined && hasher.needsRehash(storedHash as string)) {
     try {
-      await options.users.updatePasswordHash(user, await hasher.hash(password))
+      const upgraded = await hasher.hash(password)
+      await options.users.updatePasswordHash(user, upgraded)
+      ;(request as UpgradeCarrier)[kUpgradedHash] = { user, hash: upgraded }
     } catch (err) {
       request.log.error({ err }, 'fastify-auth-helpers: could not store the upgraded password hash')
     }
@@ -144,7 +154,9 @@ export async function login (request: FastifyRequest, loginOptions: LoginOptions
   }
   if (!options.isActive(theUser)) throw new AuthenticationError('login() was given an inactive user')
 
-  const token = await backend.login(request, { userId: id, authHash: state.authHash(theUser) })
+  const upgrade = (request as UpgradeCarrier)[kUpgradedHash]
+  const authHash = state.authHash(theUser, upgrade?.user === theUser ? upgrade.hash : undefined)
+  const token = await backend.login(request, { userId: id, authHash })
   request.user = theUser as typeof request.user
   await emit(options.onLogin, 'onLogin', { request, user: theUser, backend: backend.name })
   return token
