@@ -14,7 +14,7 @@ import {
   resolveUser, type AuthState, type LoginOptions
 } from './auth'
 import type { Backend } from './backends/backend'
-import { abandonFailedLogin, createSessionBackend } from './backends/session'
+import { abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags } from './backends/session'
 
 /** @fastify/session options with the plugin's defaults: see "Session defaults" in the README for each reason. */
 function sessionOptions (options: ResolvedOptions & { session: object }): Record<string, unknown> {
@@ -35,7 +35,9 @@ async function registerSession (fastify: FastifyInstance, options: ResolvedOptio
   if (!fastify.hasRequestDecorator('session')) {
     if (options.session === undefined) return undefined
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
-    await fastify.register(fastifySession, sessionOptions(options as ResolvedOptions & { session: object }) as never)
+    const registered = sessionOptions(options as ResolvedOptions & { session: object })
+    await fastify.register(fastifySession, registered as never)
+    fastify.addHook('onSend', expireCookieWithItsFlags((registered.cookieName as string | undefined) ?? 'sessionId', registered.cookie as object))
   }
   return createSessionBackend(options.storeTimeout)
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AUTH_HASH_KEY, BACKEND_KEY, LOGIN_NONCE_KEY, USER_ID_KEY } from '../constants'
 import { SessionUnavailableError } from '../errors'
 import { storeCall, timedStore, withTimeout, type SessionStore } from '../store'
@@ -153,5 +153,46 @@ export function createSessionBackend (storeTimeout: number): Backend {
       const userId = sessionOf(request)?.[USER_ID_KEY]
       return isValidUserId(userId) ? userId : null
     }
+  }
+}
+
+interface SessionCookieOptions {
+  path?: string
+  domain?: string
+  secure?: boolean | 'auto'
+  httpOnly?: boolean
+  sameSite?: unknown
+  partitioned?: boolean
+}
+
+/**
+ * onSend, after @fastify/session's: when a request ends with a session id other than its cookie's (logout, a stale
+ * login's cleanup), @fastify/session expires the cookie with only its path and domain. Browsers ignore a `__Host-`
+ * cookie's expiry without Secure, and a partitioned cookie's without Partitioned, so the dead cookie would stay in
+ * the browser. The expiring cookie is sent again with the session cookie's own flags.
+ */
+export function expireCookieWithItsFlags (cookieName: string, cookie: SessionCookieOptions) {
+  const expiring = (header: string): boolean => header.startsWith(`${cookieName}=;`) && /;\s*Max-Age=0(?:;|$)/i.test(header)
+  return function expireCookieWithItsFlags (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
+    const header = reply.getHeader('set-cookie')
+    if (header === undefined) {
+      done()
+      return
+    }
+    const headers = Array.isArray(header) ? header : [String(header)]
+    const others = headers.filter(value => !expiring(value))
+    if (others.length < headers.length) {
+      reply.removeHeader('set-cookie')
+      if (others.length > 0) reply.header('set-cookie', others)
+      reply.clearCookie(cookieName, {
+        path: cookie.path ?? '/',
+        domain: cookie.domain,
+        secure: cookie.secure === 'auto' ? request.protocol === 'https' : cookie.secure,
+        httpOnly: cookie.httpOnly,
+        sameSite: cookie.sameSite as 'lax',
+        partitioned: cookie.partitioned
+      })
+    }
+    done()
   }
 }
