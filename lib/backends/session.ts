@@ -20,6 +20,13 @@ interface LoginRecord {
 
 const AUTH_KEYS = new Set([USER_ID_KEY, BACKEND_KEY, AUTH_HASH_KEY, LOGIN_NONCE_KEY])
 
+/**
+ * Session keys a login never carries over, as Django's login() rotates the CSRF token: whoever planted the pre-login
+ * session (a fixation attack) knows its CSRF secret and could forge tokens for the logged-in one. `_csrf` is where
+ * @fastify/csrf-protection keeps its secret in a session; it makes a new one when the app next asks for a token.
+ */
+const NOT_KEPT_ON_LOGIN = new Set([...AUTH_KEYS, '_csrf'])
+
 /** The nonce of the login this request made, until the request ends. */
 const kLoginMade = Symbol('fastify-auth-helpers.loginMade')
 
@@ -127,7 +134,7 @@ export function createSessionBackend (storeTimeout: number): Backend {
       const previousNonce = session[LOGIN_NONCE_KEY]
       // Same visitor, same user (or nobody yet): keep their session data. Another user's data is not theirs.
       const keep = previousUser == null || String(previousUser) === String(userId)
-        ? Object.keys(session).filter(key => key !== 'cookie' && !AUTH_KEYS.has(key))
+        ? Object.keys(session).filter(key => key !== 'cookie' && !NOT_KEPT_ON_LOGIN.has(key))
         : []
       if (typeof previousNonce === 'string') await storeCall(store, 'destroy', recordKey(previousNonce))
       // A new session id on every login defeats session fixation.

@@ -16,6 +16,11 @@ async function setup (t: { teardown: (fn: () => unknown) => void }) {
         request.session.set('cart', (request.body as { cart: string }).cart)
         return { ok: true }
       })
+      // What @fastify/csrf-protection does with sessions: keep the CSRF secret in the session under `_csrf`.
+      app.post('/csrf-secret', async (request) => {
+        request.session.set('_csrf', (request.body as { secret: string }).secret)
+        return { ok: true }
+      })
       app.post('/change-password', { preHandler: app.requireUser }, async (request) => {
         const user = request.user as { password: string }
         user.password = await app.hashPassword((request.body as { password: string }).password)
@@ -98,4 +103,21 @@ t.test('a password change that logs the user in again kills the cookie from befo
 
   const oldPassword = await post(app, '/login', { username: 'alice', password: 'alice-pw' })
   t.equal(oldPassword.statusCode, 401, 'the old password no longer logs in')
+})
+
+t.test('a CSRF secret planted before login does not survive the login (Django rotates it too)', async t => {
+  const { app, store } = await setup(t)
+  // The attacker's own anonymous session, whose CSRF secret (and so valid CSRF tokens) the attacker knows, planted
+  // in the victim's browser together with some harmless data.
+  const planted = cookieFrom(await post(app, '/visit', { cart: 'book' })) as string
+  await post(app, '/csrf-secret', { secret: 'known-to-the-attacker' }, planted)
+  t.equal(store.sessionOf(planted)?._csrf, 'known-to-the-attacker')
+
+  const loggedIn = cookieFrom(await post(app, '/login', { username: 'alice', password: 'alice-pw' }, planted)) as string
+  t.equal(store.sessionOf(loggedIn)?._csrf, undefined, 'the logged-in session does not carry the planted CSRF secret')
+  t.equal(store.sessionOf(loggedIn)?.cart, 'book', 'while the visitor\'s other data is kept')
+
+  await post(app, '/csrf-secret', { secret: 'alice-secret' }, loggedIn)
+  const again = cookieFrom(await post(app, '/login', { username: 'alice', password: 'alice-pw' }, loggedIn)) as string
+  t.equal(store.sessionOf(again)?._csrf, undefined, 'every login rotates it, also the same user\'s')
 })

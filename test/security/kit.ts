@@ -8,6 +8,7 @@ import { SECRET, TEST_HASH_OPTIONS, TestUsers, addRoutes } from '../helper'
 declare module 'fastify' {
   /** The session data the attacks' own routes write. */
   interface Session {
+    _csrf?: string
     cart?: string
     flash?: string
     visited?: boolean
