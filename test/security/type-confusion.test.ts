@@ -88,7 +88,11 @@ async function setup (t: tap.Test) {
         return { username: (request.user as { username: string }).username }
       })
       // The README's recommendation.
-      app.post('/login-strict', { schema: loginSchema, validatorCompiler: ({ schema }) => strictAjv.compile(schema) }, async (request) => {
+      app.post('/login-strict', {
+        bodyLimit: 16 * 1024,
+        schema: loginSchema,
+        validatorCompiler: ({ schema }) => strictAjv.compile(schema)
+      }, async (request) => {
         const { username, password } = request.body as { username: string, password: string }
         await request.login({ user: await request.authenticate(username, password) })
         return { username: (request.user as { username: string }).username }
