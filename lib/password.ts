@@ -69,18 +69,20 @@ export class PasswordHasher {
     return this.#dummy
   }
 
-  /** Exactly one argon2 verify, against `hash` when it is usable and against the dummy hash when it is not. */
+  /**
+   * Exactly one argon2 verify that does the work: against `hash` when it is usable, else against the dummy hash. A
+   * hash that argon2 refuses after all (it asks for more memory than can be allocated) fails in microseconds, so it
+   * is followed by the dummy verify too: never a 500, and no faster than a wrong password.
+   */
   async verify (hash: unknown, plain: string): Promise<boolean> {
-    const usable = isArgon2Hash(hash)
-    const digest = usable ? hash : await this.dummyHash()
-    let matches: boolean
-    try {
-      matches = await argon2.verify(digest, normalize(plain))
-    } catch {
-      // A hash that looks like argon2's but that argon2 cannot read: no match, never a 500.
-      matches = false
+    const password = normalize(plain)
+    if (isArgon2Hash(hash)) {
+      try {
+        return await argon2.verify(hash, password)
+      } catch {}
     }
-    return usable && matches
+    await argon2.verify(await this.dummyHash(), password)
+    return false
   }
 
   needsRehash (hash: string): boolean {

@@ -86,3 +86,13 @@ t.test('the dummy hash follows the configured parameters', async t => {
   t.same(argon2Parameters(verifies[0]?.digest ?? ''), hashOptions)
   t.not(hashOptions.memoryCost, TEST_HASH_OPTIONS.memoryCost, 'parameters that differ from the other tests\'')
 })
+
+t.test('a hash argon2 refuses after all (memory it cannot allocate) also costs the dummy verify', async t => {
+  const { app, users } = await setup(t)
+  users.add({ id: 99, username: 'huge', password: `$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$${'A'.repeat(43)}` })
+  const verifies = spyOnVerify(t)
+  const response = await app.inject({ method: 'POST', url: '/login', payload: { username: 'huge', password: 'x' } })
+  t.equal(response.statusCode, 401, 'a 401, not a 500')
+  t.equal(verifies.length, 2, 'the refused verify, then one that does the work')
+  t.same(argon2Parameters(verifies[1]?.digest ?? ''), CURRENT_PARAMETERS, 'with the current parameters')
+})
