@@ -144,3 +144,14 @@ t.test('secure: "auto" and partitioned cookies are expired with their flags', as
     t.equal(cleared.attributes.partitioned, true, `${scheme}: expired as Partitioned`)
   }
 })
+
+t.test('a cookie path left undefined is expired at Path=/, where @fastify/session issued it', async t => {
+  const { app, login } = await setup(t, { cookie: { path: undefined } })
+  const issued = onlyCookie(t, await login())
+  t.equal(issued.attributes.path, '/')
+  const logout = await app.inject({ method: 'POST', url: '/logout', headers: { ...HTTPS, cookie: `${issued.name}=${issued.value}` } })
+  const cleared = onlyCookie(t, logout)
+  t.equal(cleared.attributes['max-age'], '0')
+  t.equal(cleared.attributes.path, '/')
+  t.equal(cleared.attributes.secure, true)
+})
