@@ -69,6 +69,9 @@ export function backendNamed (state: AuthState, name: unknown = state.defaultBac
 
 async function emit<E extends { request: FastifyRequest }> (hook: ((event: E) => unknown) | undefined, name: string, event: E): Promise<void> {
   if (hook === undefined) return
+  // Not enumerable: an app that logs the event whole (`log.warn(event)`) must not write the request, and with it
+  // the password in its body, into its logs. The listener still reads `event.request`.
+  Object.defineProperty(event, 'request', { enumerable: false })
   try {
     await hook(event)
   } catch (err) {

@@ -33,3 +33,6 @@ export const StoreTimeoutError = createError<[string, number]>(
 export const SessionUnavailableError = createError(
   'FST_AUTH_SESSION_UNAVAILABLE',
   'This request has no session: its path is outside the session cookie path, or logout already ended it', 500)
+
+export const RevocationFailedError = createError<[string, { cause: unknown }]>(
+  'FST_AUTH_REVOCATION_FAILED', 'The token revocation hook `jwt.%s` failed or did not answer in time', 503)

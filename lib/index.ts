@@ -3,18 +3,19 @@ import fastifyCookie from '@fastify/cookie'
 import fastifySession, { MemoryStore } from '@fastify/session'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import {
-  BACKEND_KEY, DEFAULT_AUTH_BACKEND, SUPPORTED_BACKENDS, USER_ID_KEY, isSupportedBackend, type BackendName
+  BACKEND_KEY, DEFAULT_AUTH_BACKEND, SUPPORTED_BACKENDS, USER_ID_KEY, type BackendName
 } from './constants'
-import { AuthenticationError, InvalidOptionError, UnauthorizedError, UnsupportedBackendError } from './errors'
+import { AuthenticationError, InvalidOptionError, UnauthorizedError } from './errors'
 import { resolveOptions, type RawOptions, type ResolvedOptions } from './options'
 import { PasswordHasher, isWellFormed } from './password'
 import { timedStore, type SessionStore } from './store'
 import {
-  authenticate, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
+  authenticate, backendNamed, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
   resolveUser, type AuthState, type LoginOptions
 } from './auth'
 import type { Backend } from './backends/backend'
 import { abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags } from './backends/session'
+import { createJwtBackend } from './backends/jwt'
 
 /** @fastify/session options with the plugin's defaults: see "Session defaults" in the README for each reason. */
 function sessionOptions (options: ResolvedOptions & { session: object }): Record<string, unknown> {
@@ -39,7 +40,7 @@ async function registerSession (fastify: FastifyInstance, options: ResolvedOptio
     await fastify.register(fastifySession, registered as never)
     fastify.addHook('onSend', expireCookieWithItsFlags((registered.cookieName as string | undefined) ?? 'sessionId', registered.cookie as object))
   }
-  return createSessionBackend(options.storeTimeout)
+  return createSessionBackend(options.storeTimeout, options.rotateOnLogin)
 }
 
 async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOptions): Promise<void> {
@@ -47,15 +48,21 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
 
   const backends: Partial<Record<BackendName, Backend>> = {}
   backends.session = await registerSession(fastify, options)
+  if (options.jwt !== undefined) backends.jwt = await createJwtBackend(fastify, options.jwt)
   if (backends[options.defaultBackend] === undefined) {
     throw new InvalidOptionError(`the default backend "${options.defaultBackend}" is not configured: pass the ` +
       `\`${options.defaultBackend}\` option (for sessions, registering @fastify/session before this plugin also works)`)
   }
   if (options.authHashSecret === undefined) {
-    throw new InvalidOptionError('`authHashSecret` (32+ characters) is required when `session.secret` is not a string')
+    throw new InvalidOptionError('`authHashSecret` (32+ characters) is required when neither `session.secret` nor ' +
+      '`jwt.secret` is a string to key the auth hash with')
   }
 
-  const resolutionOrder = SUPPORTED_BACKENDS.map(name => backends[name]).filter(backend => backend !== undefined)
+  // A token is looked at before the session: it is a credential the client chose to send with this request, where
+  // a session cookie rides along with every request. A request with a token is judged on that token alone, so a bad
+  // token is anonymous even beside a valid session cookie, and a bearer-token API is never reached through a cookie.
+  const resolutionOrder = [backends.jwt, backends.session].filter(backend => backend !== undefined)
+  const challenge = resolutionOrder.find(backend => backend.challenge !== undefined)?.challenge
   const state: AuthState = {
     options,
     backends,
@@ -67,8 +74,8 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
 
   fastify.decorate(kAuthState, state)
   fastify.decorate('setDefaultAuthBackend', function setDefaultAuthBackend (backend: BackendName) {
-    if (!isSupportedBackend(backend)) throw new UnsupportedBackendError(backend)
-    state.defaultBackend = backend
+    // Fails here, where the app makes the mistake, rather than at the next login.
+    state.defaultBackend = backendNamed(state, backend).name
   })
   fastify.decorate('hashPassword', function hashPassword (plain: string) {
     if (typeof plain !== 'string' || plain.length === 0) {
@@ -84,8 +91,11 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     }
     return state.hasher.hash(plain)
   })
-  fastify.decorate('requireUser', async function requireUser (request: FastifyRequest, _reply: FastifyReply) {
-    if (request.user == null) throw new UnauthorizedError()
+  fastify.decorate('requireUser', async function requireUser (request: FastifyRequest, reply: FastifyReply) {
+    if (request.user == null) {
+      if (challenge !== undefined) reply.header('WWW-Authenticate', challenge(request))
+      throw new UnauthorizedError()
+    }
   })
 
   if (!fastify.hasRequestDecorator('user')) fastify.decorateRequest('user', null)

@@ -1,4 +1,6 @@
+import { createPublicKey } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
+import type { CookieSerializeOptions } from '@fastify/cookie'
 import { InvalidOptionError } from './errors'
 import { DEFAULT_AUTH_BACKEND, isSupportedBackend, type BackendName } from './constants'
 
@@ -21,6 +23,7 @@ export interface RawOptions {
   hashOptions?: HashOptions
   maxPasswordLength?: number
   maxUsernameLength?: number
+  rotateOnLogin?: unknown
   onLogin?: (event: { request: FastifyRequest, user: User, backend: BackendName }) => unknown
   onLogout?: (event: { request: FastifyRequest, userId: UserId | null, backend: BackendName }) => unknown
   onLoginFailed?: (event: { request: FastifyRequest, username: string | null, reason: LoginFailureReason }) => unknown
@@ -34,11 +37,12 @@ export interface ResolvedOptions {
   getPasswordHash: (user: User) => unknown
   isActive: (user: User) => boolean
   session: RawOptions['session']
-  jwt: RawOptions['jwt']
+  jwt: ResolvedJwtOptions | undefined
   authHashSecret: string | Buffer | undefined
   hashOptions: HashOptions
   maxPasswordLength: number
   maxUsernameLength: number
+  rotateOnLogin: readonly string[]
   storeTimeout: number
   onLogin: RawOptions['onLogin']
   onLogout: RawOptions['onLogout']
@@ -64,12 +68,17 @@ function checkPositiveInteger (value: unknown, name: string): void {
   }
 }
 
-/** The secret of the session options when it is one we can key an HMAC with. */
+/**
+ * The session secret when it can key the auth hash. An array is a rotation in progress: keying with any one of its
+ * secrets would end every login when that secret is rotated out, so an array needs an explicit `authHashSecret`.
+ */
 function sessionSecret (session: RawOptions['session']): string | undefined {
   const secret = session?.secret
-  if (typeof secret === 'string') return secret
-  if (Array.isArray(secret) && typeof secret[0] === 'string') return secret[0]
-  return undefined
+  if (Array.isArray(secret) && secret.length > 1) {
+    fail('`session.secret` is an array (a rotation): also pass `authHashSecret` (32+ characters), which keys the ' +
+      'password-derived auth hash, so that rotating the session secret does not end every login')
+  }
+  return typeof secret === 'string' ? secret : undefined
 }
 
 export function resolveOptions (options: RawOptions): ResolvedOptions {
@@ -96,12 +105,9 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
     }
     checkPositiveInteger(session.storeTimeout, 'session.storeTimeout')
   }
-  if (options.jwt !== undefined && (options.jwt === null || typeof options.jwt !== 'object')) {
-    fail('`jwt` must be an object of JWT options')
-  }
+  const jwt = options.jwt === undefined ? undefined : resolveJwtOptions(options.jwt, session)
 
-  const authHashSecret = options.authHashSecret ?? sessionSecret(session) ??
-    (typeof options.jwt?.secret === 'string' ? options.jwt.secret : undefined)
+  const authHashSecret = options.authHashSecret ?? sessionSecret(session) ?? jwtHashSecret(jwt)
   if (authHashSecret !== undefined) {
     if (!(typeof authHashSecret === 'string' || Buffer.isBuffer(authHashSecret)) || authHashSecret.length < 32) {
       fail('`authHashSecret` must be a string or Buffer of at least 32 characters')
@@ -115,6 +121,10 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
   }
   checkPositiveInteger(options.maxPasswordLength, 'maxPasswordLength')
   checkPositiveInteger(options.maxUsernameLength, 'maxUsernameLength')
+  const rotateOnLogin = options.rotateOnLogin ?? ['_csrf']
+  if (!Array.isArray(rotateOnLogin) || !rotateOnLogin.every(key => typeof key === 'string')) {
+    fail('`rotateOnLogin` must be an array of session key names')
+  }
 
   return {
     users,
@@ -123,14 +133,243 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
     getPasswordHash: options.getPasswordHash ?? defaultGetPasswordHash,
     isActive: options.isActive ?? defaultIsActive,
     session,
-    jwt: options.jwt,
+    jwt,
     authHashSecret,
     hashOptions: { ...hashOptions },
     maxPasswordLength: options.maxPasswordLength ?? 4096,
     maxUsernameLength: options.maxUsernameLength ?? 512,
+    rotateOnLogin: [...rotateOnLogin],
     storeTimeout: session?.storeTimeout ?? 5000,
     onLogin: options.onLogin,
     onLogout: options.onLogout,
     onLoginFailed: options.onLoginFailed
   }
+}
+
+export const JWT_ALGORITHMS = Object.freeze([
+  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'
+] as const)
+export type JwtAlgorithm = typeof JWT_ALGORITHMS[number]
+
+/** What `revoke` and `isRevoked` are given: the verified claims of a token this plugin issued. */
+export interface JwtClaims {
+  readonly _auth_user_id: UserId
+  readonly _auth_backend: 'jwt'
+  readonly _auth_user_hash: string
+  readonly jti: string
+  readonly iat: number
+  readonly exp: number
+}
+
+export type JwtKeyMaterial = string | Buffer | { private?: string | Buffer, public: string | Buffer }
+
+/** One key that verifies tokens; the first of `ResolvedJwtOptions.keys` also signs them. */
+export interface JwtKey {
+  /** The token header's `kid` this key answers to; undefined for tokens without one. */
+  kid: string | undefined
+  algorithm: JwtAlgorithm
+  secret: JwtKeyMaterial
+  /** The option this key came from, for error messages. */
+  option: string
+}
+
+export interface ResolvedJwtOptions {
+  keys: [JwtKey, ...JwtKey[]]
+  /** Token lifetime in seconds. */
+  expiresIn: number
+  cookie: { name: string, options: CookieSerializeOptions } | undefined
+  revoke: ((claims: JwtClaims) => unknown) | undefined
+  isRevoked: ((claims: JwtClaims) => unknown) | undefined
+  storeTimeout: number
+  cacheSize: number
+}
+
+const JWT_OPTION_NAMES = new Set([
+  'secret', 'algorithm', 'expiresIn', 'kid', 'previousKeys', 'cookie', 'revoke', 'isRevoked', 'storeTimeout', 'cacheSize'
+])
+const DURATION = /^(\d+)(s|m|h|d)$/
+const SECONDS_PER_UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
+// RFC 6265's cookie-name token.
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+// A token's name and value are ours; a fixed expiry date would outlive or cut short the token it carries.
+const REFUSED_COOKIE_OPTIONS: Record<string, string> = {
+  signed: 'the token is signed already',
+  encode: 'the token is cookie-safe as it is, and the plugin reads it back undecoded',
+  expires: 'the cookie lives as long as its token (`maxAge` defaults to `jwt.expiresIn`)'
+}
+
+function isKeyText (value: unknown): value is string | Buffer {
+  return (typeof value === 'string' || Buffer.isBuffer(value)) && value.length > 0
+}
+
+function isObject (value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+}
+
+/** `15m`-style durations or whole seconds, as a number of seconds. */
+function seconds (value: unknown): number {
+  if (Number.isSafeInteger(value) && (value as number) > 0) return value as number
+  const match = typeof value === 'string' ? DURATION.exec(value) : null
+  const total = match === null ? 0 : Number(match[1]) * (SECONDS_PER_UNIT[match[2] as string] as number)
+  if (!(Number.isSafeInteger(total) && total > 0)) {
+    fail('`jwt.expiresIn` must be a positive whole number of seconds or a duration like "15m", "12h" or "7d"')
+  }
+  return total
+}
+
+function checkAlgorithm (value: unknown, name: string): JwtAlgorithm {
+  if (!(JWT_ALGORITHMS as readonly unknown[]).includes(value)) {
+    fail(`\`${name}\` must be one of ${JWT_ALGORITHMS.join(', ')}, got ${JSON.stringify(value)}`)
+  }
+  return value as JwtAlgorithm
+}
+
+const BASE64_TEXT = /^[A-Za-z0-9+/=_\-\s]+$/
+
+/**
+ * Whether an HMAC secret is in fact a key, and in which form. The PEM armour counts wherever it is: fast-jwt's own
+ * check, anchored at the start, was fooled by whitespace (CVE-2026-34950) and then by a zero-width or any other
+ * character in front (GHSA-ww5h-9m49-7xx4). Keys without armour count too: DER bytes, the base64 body of a PEM (as
+ * environment variables often hold it), and a JWK.
+ */
+function keyKind (secret: string | Buffer): 'PEM' | 'DER' | 'JWK' | undefined {
+  const text = secret.toString()
+  if (text.includes('-----BEGIN ')) return 'PEM'
+  const der = Buffer.isBuffer(secret) ? [secret] : []
+  if (BASE64_TEXT.test(text)) der.push(Buffer.from(text.replace(/\s/g, ''), 'base64'))
+  for (const bytes of der) {
+    for (const type of ['spki', 'pkcs1'] as const) {
+      try {
+        createPublicKey({ key: bytes, format: 'der', type })
+        return 'DER'
+      } catch {}
+    }
+  }
+  try {
+    const jwk: unknown = JSON.parse(text)
+    if (isObject(jwk) && typeof jwk.kty === 'string') return 'JWK'
+  } catch {}
+  return undefined
+}
+
+/**
+ * The key material for `algorithm`: a secret of 32+ bytes for HMAC (shorter ones can be brute-forced from a single
+ * token), PEM keys for the others. A key that only verifies (`needsPrivate` false) needs no private key.
+ */
+function checkKey (secret: unknown, algorithm: JwtAlgorithm, name: string, needsPrivate: boolean): JwtKeyMaterial {
+  if (algorithm.startsWith('HS')) {
+    if (!isKeyText(secret)) fail(`\`${name}\` must be a string or Buffer for ${algorithm}`)
+    if (secret.length < 32) fail(`\`${name}\` must be at least 32 characters long`)
+    // fast-jwt takes any key as an HMAC secret once the algorithm is pinned to HS*. A public key is public.
+    const kind = keyKind(secret)
+    if (kind !== undefined) {
+      fail(`\`${name}\` is a ${kind} key, not a secret: for a key pair, pass \`{ private, public }\` and its algorithm`)
+    }
+    return secret
+  }
+  if (!isObject(secret)) fail(`\`${name}\` must be \`{ private, public }\` PEM keys for ${algorithm}`)
+  if (!isKeyText(secret.public)) fail(`\`${name}.public\` must be a PEM public key (string or Buffer)`)
+  if (needsPrivate && !isKeyText(secret.private)) fail(`\`${name}.private\` must be a PEM private key (string or Buffer)`)
+  return needsPrivate ? { private: secret.private as string | Buffer, public: secret.public } : { public: secret.public }
+}
+
+function checkKid (value: unknown, name: string): string | undefined {
+  if (value !== undefined && !(typeof value === 'string' && value.length > 0 && value.length <= 256)) {
+    fail(`\`${name}\` must be a non-empty string (at most 256 characters)`)
+  }
+  return value
+}
+
+function resolveJwtKeys (jwt: Record<string, unknown>): [JwtKey, ...JwtKey[]] {
+  const defaultAlgorithm = isObject(jwt.secret) ? undefined : 'HS256'
+  if (jwt.algorithm === undefined && defaultAlgorithm === undefined) {
+    fail('`jwt.algorithm` is required with a key pair: one of ' + JWT_ALGORITHMS.filter(a => !a.startsWith('HS')).join(', '))
+  }
+  const algorithm = checkAlgorithm(jwt.algorithm ?? defaultAlgorithm, 'jwt.algorithm')
+  if (jwt.secret === undefined) {
+    fail('`jwt.secret` is required: a string of 32+ characters, or `{ private, public }` PEM keys with `jwt.algorithm`')
+  }
+  const keys: [JwtKey, ...JwtKey[]] = [{
+    kid: checkKid(jwt.kid, 'jwt.kid'),
+    algorithm,
+    secret: checkKey(jwt.secret, algorithm, 'jwt.secret', true),
+    option: 'jwt.secret'
+  }]
+
+  const previousKeys = jwt.previousKeys ?? []
+  if (!Array.isArray(previousKeys)) fail('`jwt.previousKeys` must be an array of `{ kid, secret, algorithm }`')
+  previousKeys.forEach((previous: unknown, index) => {
+    const name = `jwt.previousKeys[${index}]`
+    if (!isObject(previous)) fail(`\`${name}\` must be an object \`{ kid, secret, algorithm }\``)
+    const previousAlgorithm = checkAlgorithm(previous.algorithm ?? algorithm, `${name}.algorithm`)
+    keys.push({
+      kid: checkKid(previous.kid, `${name}.kid`),
+      algorithm: previousAlgorithm,
+      secret: checkKey(previous.secret, previousAlgorithm, `${name}.secret`, false),
+      option: `${name}.secret`
+    })
+  })
+  // A token names its key by `kid`; two keys with one name would make the choice ambiguous.
+  const kids = new Set<string | undefined>()
+  for (const key of keys) {
+    if (kids.has(key.kid)) {
+      fail(`${key.kid === undefined ? 'two JWT keys have no kid' : `two JWT keys have the kid "${key.kid}"`}: ` +
+        'with `jwt.previousKeys`, each key needs its own `kid` (at most one may have none)')
+    }
+    kids.add(key.kid)
+  }
+  return keys
+}
+
+function resolveJwtCookie (cookie: unknown, session: RawOptions['session']): ResolvedJwtOptions['cookie'] {
+  if (cookie === undefined) return undefined
+  if (!isObject(cookie)) fail('`jwt.cookie` must be an object `{ name, ...cookie options }`')
+  const { name, ...options } = cookie
+  if (typeof name !== 'string' || !COOKIE_NAME.test(name)) fail('`jwt.cookie.name` must be a valid cookie name')
+  if (session !== undefined && name === (session.cookieName ?? 'sessionId')) {
+    fail(`\`jwt.cookie.name\` "${name}" is the session cookie's name: pick another`)
+  }
+  for (const [option, reason] of Object.entries(REFUSED_COOKIE_OPTIONS)) {
+    if (options[option] !== undefined) fail(`\`jwt.cookie.${option}\` is not supported: ${reason}`)
+  }
+  return { name, options: { httpOnly: true, sameSite: 'lax', secure: true, path: '/', ...options } }
+}
+
+export function resolveJwtOptions (jwt: unknown, session: RawOptions['session']): ResolvedJwtOptions {
+  if (!isObject(jwt)) fail('`jwt` must be an object of JWT options')
+  for (const name of Object.keys(jwt)) {
+    if (!JWT_OPTION_NAMES.has(name)) fail(`\`jwt.${name}\` is not an option; see the README's JWT backend section`)
+  }
+  checkFunction(jwt.revoke, 'jwt.revoke')
+  checkFunction(jwt.isRevoked, 'jwt.isRevoked')
+  // A revoke() that nothing checks would make logout look final when it is not.
+  if (jwt.revoke !== undefined && jwt.isRevoked === undefined) fail('`jwt.revoke` needs `jwt.isRevoked` to check it')
+  checkPositiveInteger(jwt.storeTimeout, 'jwt.storeTimeout')
+  if (jwt.cacheSize !== undefined && !(Number.isSafeInteger(jwt.cacheSize) && (jwt.cacheSize as number) >= 0)) {
+    fail('`jwt.cacheSize` must be a whole number, 0 to turn the cache off')
+  }
+  return {
+    keys: resolveJwtKeys(jwt),
+    expiresIn: seconds(jwt.expiresIn ?? '15m'),
+    cookie: resolveJwtCookie(jwt.cookie, session),
+    revoke: jwt.revoke as ResolvedJwtOptions['revoke'],
+    isRevoked: jwt.isRevoked as ResolvedJwtOptions['isRevoked'],
+    storeTimeout: (jwt.storeTimeout as number | undefined) ?? 5000,
+    cacheSize: (jwt.cacheSize as number | undefined) ?? 1000
+  }
+}
+
+/**
+ * The JWT secret keys the auth hash when nothing else does. Not with `previousKeys`: rotating `jwt.secret` would then
+ * change every auth hash and end every token, the old key's included, which is what the old key is kept to avoid.
+ */
+function jwtHashSecret (jwt: ResolvedJwtOptions | undefined): string | Buffer | undefined {
+  if (jwt === undefined) return undefined
+  const secret = jwt.keys[0].secret
+  if (!isKeyText(secret)) return undefined
+  if (jwt.keys.length > 1) {
+    fail('`jwt.previousKeys` needs `authHashSecret` (or a string `session.secret`): keyed by `jwt.secret`, ' +
+      'the auth hash would change with it and end the old key\'s tokens anyway')
+  }
+  return secret
 }

@@ -5,7 +5,7 @@ import auth, {
   BACKEND_KEY, DEFAULT_AUTH_BACKEND, SUPPORTED_BACKENDS, USER_ID_KEY, authenticate, getUserFromJwt, getUserFromSession,
   getUserId, login, logout
 } from '../lib/index'
-import { TEST_HASH_OPTIONS, TestUsers, build, hashOf, loginAs } from './helper'
+import { TEST_HASH_OPTIONS, TestUsers, build, cookieFrom, hashOf, loginAs } from './helper'
 
 t.test('the seed\'s constants', async t => {
   t.equal(USER_ID_KEY, '_auth_user_id')
@@ -55,16 +55,22 @@ t.test('the seed-named functions need the plugin on the instance', async t => {
 })
 
 t.test('setDefaultAuthBackend validates the name and changes the default of that app only', async t => {
-  const { app } = await build(t)
-  const other = await build(t)
+  const users = new TestUsers()
+  users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+  const { app } = await build(t, { users, plugin: { jwt: { secret: 'j'.repeat(32) } } })
+  const other = await build(t, { users, plugin: { jwt: { secret: 'j'.repeat(32) } } })
+  const sessionOnly = await build(t)
   t.throws(() => app.setDefaultAuthBackend('ldap' as never), { code: 'FST_AUTH_UNSUPPORTED_BACKEND', statusCode: 500 })
+  t.throws(() => sessionOnly.app.setDefaultAuthBackend('jwt'), { code: 'FST_AUTH_BACKEND_NOT_CONFIGURED' },
+    'a backend without options is refused at once, not at the next login')
+
   app.setDefaultAuthBackend('jwt')
-  const response = await app.inject({ method: 'POST', url: '/login-id', payload: { userId: 1 } })
-  t.equal(response.json().code, 'FST_AUTH_BACKEND_NOT_CONFIGURED', 'login() now uses the jwt backend, not configured here')
-  const whoami = await other.app.inject({ url: '/whoami' })
-  t.equal(whoami.statusCode, 200, 'another app keeps its own default')
+  const token = await app.inject({ method: 'POST', url: '/login-id', payload: { userId: 1 } })
+  t.equal(token.cookies.length, 0, 'login() now issues a token, not a session')
+  const session = await other.app.inject({ method: 'POST', url: '/login-id', payload: { userId: 1 } })
+  t.ok(cookieFrom(session), 'another app keeps its own default')
   app.setDefaultAuthBackend('session')
-  t.equal((await app.inject({ url: '/whoami' })).statusCode, 200)
+  t.ok(cookieFrom(await app.inject({ method: 'POST', url: '/login-id', payload: { userId: 1 } })), 'and back')
 })
 
 t.test('getUserId(backend) validates the backend name', async t => {

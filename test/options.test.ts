@@ -137,9 +137,12 @@ t.test('the app can override the session defaults', async t => {
   t.match(String(response.headers['set-cookie']), /SameSite=Strict/)
 })
 
-t.test('the auth hash key: the first of several session secrets, or a Buffer authHashSecret', async t => {
+t.test('the auth hash key: a Buffer authHashSecret; with several session secrets, authHashSecret is required', async t => {
+  const rotation = { secret: [SECRET, 'an-older-secret-also-32-characters!!'], cookie: { secure: false } }
+  const refused = await registerError({ users, session: rotation })
+  t.match(refused.message, /`session\.secret` is an array \(a rotation\): also pass `authHashSecret`/)
   for (const plugin of [
-    { session: { secret: [SECRET, 'an-older-secret-also-32-characters!!'], cookie: { secure: false } } },
+    { session: rotation, authHashSecret: 'h'.repeat(32) },
     { authHashSecret: Buffer.alloc(32, 7) }
   ]) {
     const users = new TestUsers()
@@ -155,4 +158,11 @@ t.test('the auth hash key: the first of several session secrets, or a Buffer aut
   t.pass('a string jwt secret keys the auth hash when the session secret is a signer')
   const err = await registerError({ users, session, authHashSecret: 12345 })
   t.match(err.message, /authHashSecret/)
+})
+
+t.test('rotateOnLogin must be an array of key names', async t => {
+  for (const rotateOnLogin of ['_csrf', [1], {}]) {
+    const err = await registerError({ users, session, rotateOnLogin })
+    t.match(err.message, /`rotateOnLogin` must be an array of session key names/)
+  }
 })

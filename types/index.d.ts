@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import type { FastifySessionOptions } from '@fastify/session'
+import type { CookieSerializeOptions } from '@fastify/cookie'
 import type { FastifyError } from '@fastify/error'
 import '@fastify/jwt'
 
@@ -73,6 +74,7 @@ declare namespace fastifyAuthHelpers {
   export type LoginFailureReason = 'invalid-input' | 'unknown-user' | 'no-password' | 'wrong-password' | 'inactive'
 
   export interface LoginEvent<User = AuthUser> {
+    /** Not enumerable on every event, so logging the event whole never writes the request body (the password). */
     request: FastifyRequest
     user: User
     backend: BackendName
@@ -96,6 +98,64 @@ declare namespace fastifyAuthHelpers {
     storeTimeout?: number
   }
 
+  export type JwtHmacAlgorithm = 'HS256' | 'HS384' | 'HS512'
+  export type JwtKeyPairAlgorithm =
+    | 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA'
+  export type JwtAlgorithm = JwtHmacAlgorithm | JwtKeyPairAlgorithm
+
+  /** PEM keys (strings or Buffers). */
+  export interface JwtKeyPair {
+    private: string | Buffer
+    public: string | Buffer
+  }
+
+  /** The claims of a token this plugin issued, as `jwt.revoke` and `jwt.isRevoked` get them (frozen). */
+  export interface JwtClaims {
+    readonly _auth_user_id: UserId
+    readonly _auth_backend: 'jwt'
+    /** An HMAC of the user's password hash: a password change ends the token. */
+    readonly _auth_user_hash: string
+    /** The token's unique id: what a revocation list stores. */
+    readonly jti: string
+    readonly iat: number
+    /** Seconds since the epoch: a revocation entry can expire then. */
+    readonly exp: number
+  }
+
+  /** A key that only verifies tokens issued before a rotation. */
+  export type JwtPreviousKey =
+    | { kid?: string, secret: string | Buffer, algorithm?: JwtHmacAlgorithm }
+    | { kid?: string, secret: { public: string | Buffer }, algorithm: JwtKeyPairAlgorithm }
+
+  /** `@fastify/cookie` options for the token cookie, with its name. */
+  export interface JwtCookieOptions extends Omit<CookieSerializeOptions, 'signed' | 'encode' | 'expires'> {
+    name: string
+  }
+
+  export interface JwtCommonOptions {
+    /** Token lifetime: whole seconds, or a duration like '15m', '12h', '7d'. Default '15m'. */
+    expiresIn?: number | string
+    /** Written to the header of new tokens; with `previousKeys`, the key a token was signed with is found by it. */
+    kid?: string
+    /** Keys that still verify the tokens they signed, for key rotation. Needs `authHashSecret`. */
+    previousKeys?: JwtPreviousKey[]
+    /** Also send the token as this cookie on login, read it from there, clear it on logout. */
+    cookie?: JwtCookieOptions
+    /** Called on logout with the token's claims: record the jti as revoked (until `exp`). Needs `isRevoked`. */
+    revoke?: (claims: JwtClaims) => unknown
+    /** Called on every request with a valid token: true ends it. A throw, a hang or a non-boolean answers 503. */
+    isRevoked?: (claims: JwtClaims) => boolean | Promise<boolean>
+    /** How long `revoke` and `isRevoked` may take (ms). Default 5000. */
+    storeTimeout?: number
+    /** Tokens whose signature check fast-jwt remembers. Default 1000; 0 turns the cache off. */
+    cacheSize?: number
+  }
+
+  export type JwtBackendOptions = JwtCommonOptions & (
+    | { /** An HMAC secret of 32+ characters. */ secret: string | Buffer, algorithm?: JwtHmacAlgorithm }
+    | { secret: JwtKeyPair, algorithm: JwtKeyPairAlgorithm }
+  )
+
   export interface FastifyAuthHelpersOptions<User = AuthUser> {
     users: UserStore<User>
     defaultBackend?: BackendName
@@ -104,13 +164,21 @@ declare namespace fastifyAuthHelpers {
     isActive?: (user: User) => boolean
     /** @fastify/session options, used when the plugin registers @fastify/session itself. */
     session?: SessionBackendOptions
-    /** Key for the password-derived auth hash; defaults to the session secret. */
+    /** Enables the jwt backend. */
+    jwt?: JwtBackendOptions
+    /** Key for the password-derived auth hash; defaults to the session secret, else the JWT's HMAC secret. */
     authHashSecret?: string | Buffer
     hashOptions?: HashOptions
     /** Passwords longer than this many UTF-8 bytes are refused before hashing. Default 4096. */
     maxPasswordLength?: number
     /** Usernames longer than this many UTF-8 bytes are refused before lookup. Default 512. */
     maxUsernameLength?: number
+    /**
+     * Session keys that hold per-session secrets, dropped at login even when the rest of the visitor's session is
+     * kept, so that they are made anew. Default `['_csrf']` (@fastify/csrf-protection's secret), as Django's login
+     * rotates the CSRF token.
+     */
+    rotateOnLogin?: string[]
     onLogin?: (event: LoginEvent<User>) => unknown
     onLogout?: (event: LogoutEvent) => unknown
     onLoginFailed?: (event: LoginFailedEvent) => unknown

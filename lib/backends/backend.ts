@@ -24,6 +24,8 @@ export interface Backend {
   logout (request: FastifyRequest): Promise<void>
   /** The user id stored by `login`, unchecked, or null. */
   storedUserId (request: FastifyRequest): UserId | null
+  /** The `WWW-Authenticate` challenge of a 401 from `requireUser`, for backends whose clients expect one. */
+  challenge? (request: FastifyRequest): string
 }
 
 export function isValidUserId (value: unknown): value is UserId {

@@ -18,14 +18,7 @@ interface LoginRecord {
   userId: UserId
 }
 
-const AUTH_KEYS = new Set([USER_ID_KEY, BACKEND_KEY, AUTH_HASH_KEY, LOGIN_NONCE_KEY])
-
-/**
- * Session keys a login never carries over, as Django's login() rotates the CSRF token: whoever planted the pre-login
- * session (a fixation attack) knows its CSRF secret and could forge tokens for the logged-in one. `_csrf` is where
- * @fastify/csrf-protection keeps its secret in a session; it makes a new one when the app next asks for a token.
- */
-const NOT_KEPT_ON_LOGIN = new Set([...AUTH_KEYS, '_csrf'])
+const AUTH_KEYS = [USER_ID_KEY, BACKEND_KEY, AUTH_HASH_KEY, LOGIN_NONCE_KEY]
 
 /** The nonce of the login this request made, until the request ends. */
 const kLoginMade = Symbol('fastify-auth-helpers.loginMade')
@@ -85,7 +78,13 @@ export function abandonFailedLogin (storeTimeout: number) {
   }
 }
 
-export function createSessionBackend (storeTimeout: number): Backend {
+/**
+ * @param rotateOnLogin session keys holding per-session secrets (a CSRF secret): login drops them even when it keeps
+ * the visitor's other data, since whoever planted or saw the anonymous session holds what they protect.
+ */
+export function createSessionBackend (storeTimeout: number, rotateOnLogin: readonly string[]): Backend {
+  const dropped = new Set([...AUTH_KEYS, ...rotateOnLogin])
+
   const storeOf = (request: FastifyRequest): SessionStore => timedStoreOf(request, storeTimeout)
 
   /**
@@ -134,7 +133,7 @@ export function createSessionBackend (storeTimeout: number): Backend {
       const previousNonce = session[LOGIN_NONCE_KEY]
       // Same visitor, same user (or nobody yet): keep their session data. Another user's data is not theirs.
       const keep = previousUser == null || String(previousUser) === String(userId)
-        ? Object.keys(session).filter(key => key !== 'cookie' && !NOT_KEPT_ON_LOGIN.has(key))
+        ? Object.keys(session).filter(key => key !== 'cookie' && !dropped.has(key))
         : []
       if (typeof previousNonce === 'string') await storeCall(store, 'destroy', recordKey(previousNonce))
       // A new session id on every login defeats session fixation.

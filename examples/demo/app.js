@@ -1,0 +1,226 @@
+'use strict'
+
+const { randomBytes } = require('node:crypto')
+const { readFileSync } = require('node:fs')
+const { join } = require('node:path')
+const Fastify = require('fastify')
+const formbody = require('@fastify/formbody')
+const csrfProtection = require('@fastify/csrf-protection')
+const rateLimit = require('@fastify/rate-limit')
+// The package itself, through its own "exports" (npm run build makes dist/): the demo uses it as an app would.
+const auth = require('fastify-auth-helpers')
+const page = require('./page')
+const { api } = require('./api')
+
+const { AuthenticationError } = auth
+
+const DEMO_CREDENTIALS = Object.freeze({ username: 'demo@example.com', password: 'correct horse battery staple' })
+
+const STYLE = readFileSync(join(__dirname, 'style.css'), 'utf8')
+
+// The page loads nothing but its own stylesheet and posts forms only to itself; nothing may frame it.
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+/** Emails are compared case-insensitively, by the user store and by the rate limiter alike. */
+function normalizeUsername (username) {
+  return typeof username === 'string' ? username.trim().toLowerCase() : ''
+}
+
+/** The embedded user store: a Map, filled at start. Any database fits behind the same two functions. */
+function memoryUsers () {
+  const byId = new Map()
+  return {
+    add (user) {
+      byId.set(user.id, user)
+      return user
+    },
+    async findByUsername (username) {
+      const wanted = normalizeUsername(username)
+      for (const user of byId.values()) if (user.username === wanted) return user
+      return null
+    },
+    async findById (id) {
+      return byId.get(Number(id))
+    }
+  }
+}
+
+/**
+ * Where API logout puts a token: its id, kept until the token would have expired anyway, so that the list only holds
+ * tokens that still verify. One process, so a Map; instances that share tokens need a shared store (README: "JWT
+ * revocation across instances").
+ */
+function memoryRevocations (now = () => Math.floor(Date.now() / 1000)) {
+  const expiries = new Map()
+  return {
+    revoke (claims) {
+      const time = now()
+      for (const [jti, exp] of expiries) if (exp < time) expiries.delete(jti)
+      expiries.set(claims.jti, claims.exp)
+    },
+    isRevoked (claims) {
+      return expiries.has(claims.jti)
+    },
+    get size () {
+      return expiries.size
+    }
+  }
+}
+
+function sendPage (reply, html) {
+  return reply
+    .type('text/html; charset=utf-8')
+    // The page holds a CSRF token and, signed in, the user's details: no cache may keep it.
+    .header('cache-control', 'no-store')
+    .header('content-security-policy', CONTENT_SECURITY_POLICY)
+    .header('x-content-type-options', 'nosniff')
+    .header('referrer-policy', 'no-referrer')
+    .send(html)
+}
+
+/**
+ * Builds the demo app: the plugin on the session backend for the HTML pages, on the JWT backend for the JSON API.
+ *
+ * options: `hashOptions` (argon2 cost, the plugin's defaults when absent), `sessionStore` (@fastify/session's
+ * MemoryStore when absent), `sessionSecret`, `jwtSecret`, `loginLimit` ({ perAccount, perAddress, timeWindow }),
+ * `logger`.
+ */
+async function buildDemo (options = {}) {
+  const {
+    hashOptions,
+    sessionStore,
+    sessionSecret = randomBytes(32).toString('base64url'),
+    jwtSecret = randomBytes(32).toString('base64url'),
+    loginLimit = { perAccount: 5, perAddress: 20, timeWindow: '1 minute' },
+    logger = false
+  } = options
+
+  const app = Fastify({ logger })
+  const users = memoryUsers()
+  const revocations = memoryRevocations()
+
+  await app.register(auth, {
+    users,
+    hashOptions,
+    session: {
+      secret: sessionSecret,
+      store: sessionStore,
+      cookie: {
+        // The demo serves plain http on localhost, where a Secure cookie is never sent back and nobody could stay
+        // signed in. 'auto' marks the cookie Secure whenever the request came over https (behind a TLS proxy, set
+        // Fastify's trustProxy so that it can tell), so the same line is right in production.
+        secure: 'auto',
+        maxAge: 8 * 60 * 60 * 1000
+      }
+    },
+    // The session stays the default backend: the API names `backend: 'jwt'` where it logs in and out.
+    jwt: { secret: jwtSecret, expiresIn: '15m', revoke: revocations.revoke, isRevoked: revocations.isRevoked }
+  })
+  // Hashed at start with the plugin's own parameters, as a sign-up form would.
+  users.add({
+    id: 1,
+    username: DEMO_CREDENTIALS.username,
+    name: 'Demo User',
+    password: await app.hashPassword(DEMO_CREDENTIALS.password)
+  })
+
+  await app.register(formbody)
+  // The CSRF secret lives in the session, server-side: a new one after sign-in, none after sign-out.
+  await app.register(csrfProtection, { sessionPlugin: '@fastify/session' })
+  await app.register(rateLimit, { global: false })
+
+  /**
+   * Two budgets for signing in, shared by every way of doing it. Per account: guesses at one password from many
+   * addresses. Per address: one client spraying many accounts (or flooding the limiter's memory to make it forget
+   * an account's count). Each attempt is counted before its password is checked, so that guesses sent all at once
+   * cannot slip under the limit while the first ones are being verified.
+   */
+  const limitAddress = app.createRateLimit({ max: loginLimit.perAddress, timeWindow: loginLimit.timeWindow })
+  const limitAccount = app.createRateLimit({
+    max: loginLimit.perAccount,
+    timeWindow: loginLimit.timeWindow,
+    // Past the plugin's username limit (512 bytes) every name fails anyway: the key need not be longer.
+    keyGenerator: request => `login:${normalizeUsername(request.body?.username).slice(0, 512)}`
+  })
+  /** The message for a refused attempt, after setting its 429 and Retry-After; undefined when the attempt may go on. */
+  async function refuseAttempt (request, reply) {
+    for (const [limiter, message] of [
+      [limitAddress, 'Too many sign-in attempts from this address.'],
+      [limitAccount, 'Too many sign-in attempts for this account.']
+    ]) {
+      const limit = await limiter(request)
+      if (limit.isExceeded) {
+        reply.code(429).header('retry-after', limit.ttlInSeconds)
+        return `${message} Wait a minute and try again.`
+      }
+    }
+    return undefined
+  }
+
+  await app.register(api, { prefix: '/api', refuseAttempt })
+
+  await app.register(async function pages (app) {
+    app.setErrorHandler(function renderError (error, request, reply) {
+      // Fastify, its plugins and fastify-auth-helpers give every error they raise a status; only a bug in the demo
+      // itself could arrive without one, and no test can make the demo have a bug.
+      /* c8 ignore next */
+      const status = error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500
+      if (status >= 500) request.log.error({ err: error }, 'demo page failed')
+      const message = error.code?.startsWith('FST_CSRF_')
+        ? 'This form has expired or did not come from this page. Go back, reload and try again.'
+        : status >= 500 ? 'Something went wrong.' : error.message
+      return sendPage(reply.code(status), page.errorPage({ message }))
+    })
+
+    app.get('/style.css', function style (_request, reply) {
+      return reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(STYLE)
+    })
+
+    app.get('/', function home (request, reply) {
+      const csrfToken = reply.generateCsrf()
+      return sendPage(reply, request.user === null
+        ? page.signInForm({ csrfToken, credentials: DEMO_CREDENTIALS })
+        : page.signedIn({ csrfToken, user: request.user }))
+    })
+
+    // A sign-in form is a few hundred bytes: no reason to parse a megabyte.
+    const formRoute = { preHandler: app.csrfProtection, bodyLimit: 16 * 1024 }
+
+    app.post('/login', formRoute, async function signIn (request, reply) {
+      const { username, password } = request.body ?? {}
+      const form = error => page.signInForm({
+        csrfToken: reply.generateCsrf(),
+        error,
+        username: typeof username === 'string' ? username : '',
+        credentials: DEMO_CREDENTIALS
+      })
+      const refused = await refuseAttempt(request, reply)
+      if (refused !== undefined) return sendPage(reply, form(refused))
+      let user
+      try {
+        user = await request.authenticate(username, password)
+      } catch (err) {
+        // Only a failed check is a wrong password: a user store that is down is a 500. The in-memory store never
+        // fails, so the demo cannot take this branch; a database-backed app can.
+        /* c8 ignore next */
+        if (!(err instanceof AuthenticationError)) throw err
+        return sendPage(reply.code(401), form(err.message))
+      }
+      // login keeps the visitor's session data but drops the CSRF secret (rotateOnLogin): whoever planted or saw
+      // the signed-out session, and so holds its tokens, holds none of the signed-in one.
+      await request.login({ user })
+      // Post/Redirect/Get: reloading the signed-in page does not resubmit the password.
+      return reply.redirect('/', 303)
+    })
+
+    app.post('/logout', formRoute, async function signOut (request, reply) {
+      await request.logout()
+      return reply.redirect('/', 303)
+    })
+  })
+
+  return app
+}
+
+module.exports = { buildDemo, memoryRevocations, DEMO_CREDENTIALS }

@@ -1,0 +1,277 @@
+import { randomBytes } from 'node:crypto'
+import fastifyCookie from '@fastify/cookie'
+import fastifyJwt, { type JWT } from '@fastify/jwt'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { AUTH_HASH_KEY, BACKEND_KEY, USER_ID_KEY } from '../constants'
+import { InvalidOptionError, RevocationFailedError } from '../errors'
+import type { JwtClaims, JwtKey, ResolvedJwtOptions } from '../options'
+import { withTimeout } from '../store'
+import { isValidUserId, type Backend, type StoredLogin } from './backend'
+
+/** What one request's token proved, and what the response must do with the token cookie. */
+interface TokenState {
+  /** The verified claims of the request's token, or of the token login issued; null when there is no login. */
+  claims: JwtClaims | null
+  /** The token cookie to send: a token to set, null to clear it, undefined to leave it alone. */
+  cookie: string | null | undefined
+}
+
+const kToken = Symbol('fastify-auth-helpers.jwt')
+type TokenRequest = FastifyRequest & { [kToken]: TokenState | null }
+
+interface VerifyingKey {
+  kid: string | undefined
+  jwt: JWT
+}
+
+interface CompleteToken {
+  header: { kid?: unknown }
+  payload: Record<string, unknown>
+}
+
+// RFC 6750 section 2.1: the scheme is case-insensitive, and the token is one word.
+const BEARER = /^bearer /i
+const BEARER_TOKEN = /^bearer +(\S+) *$/i
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+const CHALLENGE = 'Bearer'
+const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'
+
+// Each registration of the plugin gets its own @fastify/jwt namespaces, so that two registrations under one app
+// that registered @fastify/jwt itself (where the namespaces land on the app's `fastify.jwt`) do not collide.
+let registrations = 0
+
+/**
+ * fast-jwt compares signatures after base64-decoding them, and the low bits of a segment's last character decode to
+ * nothing: one signature has up to four spellings. Only the canonical one is accepted, so that a token differing from
+ * an issued one in any character never authenticates.
+ */
+function isCanonicalBase64url (segment: string): boolean {
+  const spareBits = (segment.length * 6) % 8
+  if (spareBits === 0) return true
+  // A length of 4n + 1 leaves a character that encodes no byte at all.
+  if (spareBits === 6) return false
+  return (BASE64URL.indexOf(segment.charAt(segment.length - 1)) & ((1 << spareBits) - 1)) === 0
+}
+
+/** The `kid` of a token's header, read only to pick the key; the signature check that follows decides. */
+function headerKid (token: string): unknown {
+  try {
+    const header: unknown = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'))
+    return (header as { kid?: unknown } | null)?.kid
+  } catch {
+    return null
+  }
+}
+
+/** The plugin's own claims, checked and copied: a hook that writes to them cannot touch fast-jwt's cache. */
+function claimsOf (payload: Record<string, unknown>): JwtClaims | null {
+  const userId = payload[USER_ID_KEY]
+  const authHash = payload[AUTH_HASH_KEY]
+  const jti = payload.jti
+  if (payload[BACKEND_KEY] !== 'jwt' || !isValidUserId(userId) || typeof authHash !== 'string' ||
+      typeof jti !== 'string' || jti.length === 0) {
+    return null
+  }
+  // fast-jwt has checked `iat` and `exp`: both are required, and both are numbers when present.
+  return Object.freeze({
+    [USER_ID_KEY]: userId,
+    [BACKEND_KEY]: 'jwt',
+    [AUTH_HASH_KEY]: authHash,
+    jti,
+    iat: payload.iat as number,
+    exp: payload.exp as number
+  })
+}
+
+function loginOf (claims: JwtClaims | null): StoredLogin | null {
+  return claims === null ? null : { userId: claims[USER_ID_KEY], authHash: claims[AUTH_HASH_KEY] }
+}
+
+function isPromiseLike (value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
+
+/**
+ * Registers one @fastify/jwt per key, in a context of their own: their decorators (`fastify.jwt`, the request's
+ * `decoratorName`, `jwtVerify`, `jwtSign`) stay out of the app's scope, so the app can register @fastify/jwt for its
+ * own tokens, and `request.user` stays the user this plugin resolves.
+ */
+async function registerKeys (fastify: FastifyInstance, options: ResolvedJwtOptions): Promise<JWT[]> {
+  const id = ++registrations
+  const jwts: JWT[] = []
+  await fastify.register(async function fastifyAuthHelpersJwt (child) {
+    for (const [index, key] of options.keys.entries()) {
+      const namespace = `fastifyAuthHelpers${id}_${index}`
+      try {
+        await child.register(fastifyJwt, {
+          namespace,
+          decoratorName: `${namespace}Payload`,
+          secret: key.secret,
+          // iat and exp are set by the backend itself; see login.
+          sign: { algorithm: key.algorithm, kid: key.kid },
+          verify: {
+            // Only this key's algorithm: `alg: none`, HMAC signed with a public key, and any other swap fail here.
+            algorithms: [key.algorithm],
+            // fast-jwt takes a token without `exp` as never expiring, unless told otherwise.
+            requiredClaims: ['exp', 'iat'],
+            // Shortening `jwt.expiresIn` shortens the tokens already out there too.
+            maxAge: options.expiresIn,
+            complete: true,
+            // Safe: the cache only saves the signature and expiry checks; revocation and the auth hash are checked
+            // after it, on every request.
+            cache: options.cacheSize
+          }
+        })
+      } catch (err) {
+        throw new InvalidOptionError(`\`${key.option}\` does not suit the algorithm ${key.algorithm}: ${(err as Error).message}`)
+      }
+      jwts.push((child.jwt as unknown as Record<string, JWT>)[namespace] as JWT)
+    }
+  })
+  return jwts
+}
+
+/** A token the signing key just made must pass its own verification, or the private and public keys do not match. */
+function checkKeyPair (signer: JWT, key: JwtKey): void {
+  const iat = Math.floor(Date.now() / 1000)
+  try {
+    signer.verify(signer.sign({ iat, exp: iat + 60 }))
+  } catch {
+    throw new InvalidOptionError(`\`${key.option}.private\` and \`${key.option}.public\` are not a key pair`)
+  }
+}
+
+export async function createJwtBackend (fastify: FastifyInstance, options: ResolvedJwtOptions): Promise<Backend> {
+  const { cookie, revoke, isRevoked, storeTimeout, expiresIn } = options
+  const jwts = await registerKeys(fastify, options)
+  const signer = jwts[0] as JWT
+  checkKeyPair(signer, options.keys[0])
+  const keys: VerifyingKey[] = jwts.map((jwt, index) => ({ kid: (options.keys[index] as JwtKey).kid, jwt }))
+  const onlyKey = keys.length === 1 ? keys[0] : undefined
+  const keysByKid = new Map<unknown, VerifyingKey>(keys.map(key => [key.kid, key]))
+
+  fastify.decorateRequest(kToken, null)
+  if (cookie !== undefined) {
+    if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
+    const setOptions = { maxAge: expiresIn, ...cookie.options }
+    // A cookie option the cookie library refuses would otherwise fail the first login's response, not registration.
+    try {
+      fastify.serializeCookie(cookie.name, 'token', setOptions as Parameters<FastifyInstance['serializeCookie']>[2])
+    } catch (err) {
+      throw new InvalidOptionError(`\`jwt.cookie\`: ${(err as Error).message}`)
+    }
+    // login and logout only see the request; the response's cookie is written here, on its way out.
+    fastify.addHook('onSend', function writeTokenCookie (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction) {
+      const pending = (request as TokenRequest)[kToken]?.cookie
+      if (pending === null) reply.clearCookie(cookie.name, cookie.options)
+      else if (pending !== undefined) reply.setCookie(cookie.name, pending, setOptions)
+      done()
+    })
+  }
+
+  function cookieToken (request: FastifyRequest): string | undefined {
+    return cookie === undefined ? undefined : request.cookies?.[cookie.name] || undefined
+  }
+
+  /** The request's token: the Authorization header's when it names the Bearer scheme, else the cookie's. */
+  function tokenOf (request: FastifyRequest): string | undefined {
+    const authorization = request.headers.authorization
+    if (typeof authorization === 'string' && BEARER.test(authorization)) return BEARER_TOKEN.exec(authorization)?.[1]
+    return cookieToken(request)
+  }
+
+  /** The claims of a token this backend issued and still accepts, or null. Never throws on a bad token. */
+  function verify (request: FastifyRequest, token: string): JwtClaims | null {
+    try {
+      if (!isCanonicalBase64url(token.slice(token.lastIndexOf('.') + 1))) return null
+      const key = onlyKey ?? keysByKid.get(headerKid(token))
+      if (key === undefined) return null
+      const { header, payload } = key.jwt.verify<CompleteToken>(token)
+      // With one key too: a token naming a key this backend does not have was not made by it.
+      return header.kid === key.kid ? claimsOf(payload) : null
+    } catch (err) {
+      request.log.debug({ code: (err as { code?: unknown }).code }, 'fastify-auth-helpers: JWT refused')
+      return null
+    }
+  }
+
+  /** Calls an app's revocation hook; a failure, a hang or a wrong answer fails the request (fail closed). */
+  async function callHook (name: 'revoke' | 'isRevoked', hook: (claims: JwtClaims) => unknown, claims: JwtClaims): Promise<unknown> {
+    try {
+      const result = hook(claims)
+      return isPromiseLike(result) ? await withTimeout(Promise.resolve(result), storeTimeout, `jwt.${name}`) : result
+    } catch (err) {
+      throw new RevocationFailedError(name, { cause: err })
+    }
+  }
+
+  async function isStillValid (claims: JwtClaims): Promise<boolean> {
+    if (isRevoked === undefined) return true
+    const revoked = await callHook('isRevoked', isRevoked, claims)
+    if (typeof revoked !== 'boolean') {
+      throw new RevocationFailedError('isRevoked', { cause: new TypeError(`isRevoked returned ${typeof revoked}, not a boolean`) })
+    }
+    return !revoked
+  }
+
+  function stateOf (request: FastifyRequest): TokenState {
+    return ((request as TokenRequest)[kToken] ??= { claims: null, cookie: undefined })
+  }
+
+  async function read (request: FastifyRequest): Promise<StoredLogin | null> {
+    const known = (request as TokenRequest)[kToken]
+    if (known !== null) return loginOf(known.claims)
+    const state = stateOf(request)
+    const token = tokenOf(request)
+    const claims = token === undefined ? null : verify(request, token)
+    if (claims === null || !await isStillValid(claims)) return null
+    state.claims = claims
+    return loginOf(claims)
+  }
+
+  function carries (request: FastifyRequest): boolean {
+    const authorization = request.headers.authorization
+    return (typeof authorization === 'string' && BEARER.test(authorization)) || cookieToken(request) !== undefined
+  }
+
+  return {
+    name: 'jwt',
+    carries,
+
+    read,
+
+    async login (request, { userId, authHash }) {
+      const iat = Math.floor(Date.now() / 1000)
+      const claims: JwtClaims = Object.freeze({
+        [USER_ID_KEY]: userId,
+        [BACKEND_KEY]: 'jwt',
+        [AUTH_HASH_KEY]: authHash as string,
+        jti: randomBytes(16).toString('base64url'),
+        iat,
+        exp: iat + expiresIn
+      })
+      const token = signer.sign(claims)
+      const state = stateOf(request)
+      state.claims = claims
+      if (cookie !== undefined) state.cookie = token
+      return token
+    },
+
+    async logout (request) {
+      // Only verified claims are revoked: a forged token must not get someone else's jti revoked.
+      if ((request as TokenRequest)[kToken] === null) await read(request)
+      const state = stateOf(request)
+      if (state.claims !== null && revoke !== undefined) await callHook('revoke', revoke, state.claims)
+      state.claims = null
+      if (cookie !== undefined && (state.cookie !== undefined || cookieToken(request) !== undefined)) state.cookie = null
+    },
+
+    storedUserId (request) {
+      return (request as TokenRequest)[kToken]?.claims?.[USER_ID_KEY] ?? null
+    },
+
+    challenge (request) {
+      return carries(request) ? INVALID_TOKEN_CHALLENGE : CHALLENGE
+    }
+  }
+}
