@@ -46,7 +46,7 @@ t.test('listeners are awaited before the response and get their event', async t 
   t.same(order, ['onLogin', 'response /login', 'onLoginFailed', 'response /login', 'onLogout', 'response /logout'])
 
   const [login] = events.onLogin as Array<Record<string, unknown>>
-  t.same(Object.keys(login ?? {}).sort(), ['backend', 'request', 'user'])
+  t.same(Object.getOwnPropertyNames(login ?? {}).sort(), ['backend', 'request', 'user'])
   t.equal((login?.user as { username: string }).username, 'alice')
   t.equal(login?.backend, 'session')
   const [out] = events.onLogout as Array<Record<string, unknown>>
@@ -69,7 +69,7 @@ t.test('onLoginFailed gets the username and the reason, never the password', asy
     const response = await app.inject({ method: 'POST', url: '/login', payload: { username, password } })
     t.equal(response.statusCode, 401)
     const event = seen.at(-1) as Record<string, unknown>
-    t.same(Object.keys(event).sort(), ['reason', 'request', 'username'], 'the event has no password field')
+    t.same(Object.getOwnPropertyNames(event).sort(), ['reason', 'request', 'username'], 'the event has no password field')
     t.equal(event.reason, reason, `${reason}: the reason`)
     t.equal(event.username, typeof username === 'string' ? username : null, `${reason}: the username, or null when not a string`)
     const { request: _request, ...rest } = event
