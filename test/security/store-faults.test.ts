@@ -210,6 +210,32 @@ t.test('a route that throws after login() answers 5xx with no login behind it', 
   t.same(await whoIs(app, cookieFrom(refused)), { status: 200, username: 'bob' })
 })
 
+t.test('a route that throws after login() on the JWT backend sends no token cookie with its 5xx', async t => {
+  const users = new TestUsers()
+  await resetUsers(users)
+  const { app } = await buildApp(t, {
+    users,
+    plugin: { defaultBackend: 'jwt', jwt: { secret: 'a-jwt-secret-for-the-fault-tests-that-is-long', cookie: { name: 'token', secure: false } } },
+    routes (app) {
+      app.post('/login-then-fail', async (request) => {
+        await request.login({ userId: 2 })
+        const status = (request.body as { status: number }).status
+        throw Object.assign(new Error('the audit log is down'), { statusCode: status })
+      })
+    }
+  })
+  for (const status of [500, 503]) {
+    const response = await app.inject({ method: 'POST', url: '/login-then-fail', payload: { userId: 2, status } })
+    t.equal(response.statusCode, status)
+    t.equal(cookieFrom(response, 'token'), undefined, `a ${status} hands out no token cookie`)
+  }
+  const refused = await app.inject({ method: 'POST', url: '/login-then-fail', payload: { status: 403 } })
+  t.equal(refused.statusCode, 403)
+  const token = cookieFrom(refused, 'token')
+  t.ok(token, 'a 4xx keeps the login, as on the session backend')
+  t.same(await whoIs(app, token), { status: 200, username: 'bob' })
+})
+
 t.test('a failed login whose record cannot be deleted either is still not handed out', async t => {
   const store = new FaultyStore()
   const users = new TestUsers()
