@@ -5,7 +5,7 @@ import {
   AuthenticationError, BackendNotConfiguredError, InvalidOptionError, UnsupportedBackendError, UserStoreError
 } from './errors'
 import type { LoginFailureReason, ResolvedOptions, User, UserId } from './options'
-import { isArgon2Hash, type PasswordHasher } from './password'
+import { isArgon2Hash, isWellFormed, type PasswordHasher } from './password'
 import { isValidUserId, type Backend } from './backends/backend'
 
 /** Everything one registration of the plugin knows, shared by its decorators and the seed-named functions. */
@@ -16,7 +16,7 @@ export interface AuthState {
   readonly resolutionOrder: readonly Backend[]
   readonly hasher: PasswordHasher
   defaultBackend: BackendName
-  authHash (user: User): string
+  authHash (user: User, passwordHash?: string): string
 }
 
 export const kAuthState = Symbol('fastify-auth-helpers.state')
@@ -30,16 +30,25 @@ function authHashInput (id: unknown, passwordHash: unknown): string {
 }
 
 /**
+ * The hash that authenticate() just upgraded a user to, kept on the request for the login() that follows: the user
+ * object may still hold the old hash (a store whose updatePasswordHash writes a database row and leaves the object
+ * alone), and a login recorded with the old one would read as a password change, and end, on its very next request.
+ */
+const kUpgradedHash = Symbol('fastify-auth-helpers.upgradedHash')
+
+type UpgradeCarrier = FastifyRequest & { [kUpgradedHash]?: { user: User, hash: string } }
+
+/**
  * An HMAC of the user's id and password hash, kept with the login: when the password changes, so does this, and every
  * login made before the change stops authenticating (Django's session auth hash). The id is in it because users without
  * a password all have the same (empty) hash: without it, a user store that answers for one id with another
  * passwordless user would have that user taken for the login's. Cached because it is computed on every authenticated
  * request; the cache is keyed by its input.
  */
-export function createAuthHasher (secret: string | Buffer, getPasswordHash: (user: User) => unknown, getUserId: (user: User) => unknown): (user: User) => string {
+export function createAuthHasher (secret: string | Buffer, getPasswordHash: (user: User) => unknown, getUserId: (user: User) => unknown): (user: User, passwordHash?: string) => string {
   const cache = new Map<string, string>()
-  return function authHash (user) {
-    const input = authHashInput(getUserId(user), getPasswordHash(user))
+  return function authHash (user, passwordHash = getPasswordHash(user) as string) {
+    const input = authHashInput(getUserId(user), passwordHash)
     let digest = cache.get(input)
     if (digest === undefined) {
       digest = createHmac('sha256', secret).update('fastify-auth-helpers:auth-hash:').update(input).digest('base64url')
@@ -106,9 +115,10 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
     })
     throw new AuthenticationError()
   }
-  // argon2 takes arrays and buffers as passwords, so only strings of sane size get past this line.
+  // argon2 takes arrays and buffers as passwords, so only well-formed strings of sane size get past this line.
   if (typeof username !== 'string' || typeof password !== 'string' || username.length === 0 || password.length === 0 ||
-      byteLength(username) > options.maxUsernameLength || byteLength(password) > options.maxPasswordLength) {
+      byteLength(username) > options.maxUsernameLength || byteLength(password) > options.maxPasswordLength ||
+      !isWellFormed(username) || !isWellFormed(password)) {
     return fail('invalid-input')
   }
 
@@ -122,7 +132,9 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
 
   if (options.users.updatePasswordHash !== undefined && hasher.needsRehash(storedHash as string)) {
     try {
-      await options.users.updatePasswordHash(user, await hasher.hash(password))
+      const upgraded = await hasher.hash(password)
+      await options.users.updatePasswordHash(user, upgraded)
+      ;(request as UpgradeCarrier)[kUpgradedHash] = { user, hash: upgraded }
     } catch (err) {
       request.log.error({ err }, 'fastify-auth-helpers: could not store the upgraded password hash')
     }
@@ -164,7 +176,9 @@ export async function login (request: FastifyRequest, loginOptions: LoginOptions
   }
   if (!options.isActive(theUser)) throw new AuthenticationError('login() was given an inactive user')
 
-  const token = await backend.login(request, { userId: id, authHash: state.authHash(theUser) })
+  const upgrade = (request as UpgradeCarrier)[kUpgradedHash]
+  const authHash = state.authHash(theUser, upgrade?.user === theUser ? upgrade.hash : undefined)
+  const token = await backend.login(request, { userId: id, authHash })
   request.user = theUser as typeof request.user
   await emit(options.onLogin, 'onLogin', { request, user: theUser, backend: backend.name })
   return token

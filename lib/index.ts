@@ -7,14 +7,14 @@ import {
 } from './constants'
 import { AuthenticationError, InvalidOptionError, UnauthorizedError } from './errors'
 import { resolveOptions, type RawOptions, type ResolvedOptions } from './options'
-import { PasswordHasher } from './password'
+import { PasswordHasher, isWellFormed } from './password'
 import { timedStore, type SessionStore } from './store'
 import {
   authenticate, backendNamed, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
   resolveUser, type AuthState, type LoginOptions
 } from './auth'
 import type { Backend } from './backends/backend'
-import { createSessionBackend } from './backends/session'
+import { abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags } from './backends/session'
 import { createJwtBackend } from './backends/jwt'
 
 /** @fastify/session options with the plugin's defaults: see "Session defaults" in the README for each reason. */
@@ -36,7 +36,9 @@ async function registerSession (fastify: FastifyInstance, options: ResolvedOptio
   if (!fastify.hasRequestDecorator('session')) {
     if (options.session === undefined) return undefined
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
-    await fastify.register(fastifySession, sessionOptions(options as ResolvedOptions & { session: object }) as never)
+    const registered = sessionOptions(options as ResolvedOptions & { session: object })
+    await fastify.register(fastifySession, registered as never)
+    fastify.addHook('onSend', expireCookieWithItsFlags((registered.cookieName as string | undefined) ?? 'sessionId', registered.cookie as object))
   }
   return createSessionBackend(options.storeTimeout, options.rotateOnLogin)
 }
@@ -102,6 +104,14 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     if (typeof plain !== 'string' || plain.length === 0) {
       return Promise.reject(new InvalidOptionError('hashPassword() takes a non-empty string'))
     }
+    // authenticate() refuses these unhashed, so a hash of one would be a password that can never log in.
+    if (Buffer.byteLength(plain, 'utf8') > options.maxPasswordLength) {
+      return Promise.reject(new InvalidOptionError(
+        `hashPassword() takes at most ${options.maxPasswordLength} UTF-8 bytes (maxPasswordLength): longer passwords cannot log in`))
+    }
+    if (!isWellFormed(plain)) {
+      return Promise.reject(new InvalidOptionError('hashPassword() takes well-formed text: this password has a lone surrogate'))
+    }
     return state.hasher.hash(plain)
   })
   fastify.decorate('requireUser', async function requireUser (request: FastifyRequest, reply: FastifyReply) {
@@ -126,6 +136,7 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   })
 
   fastify.addHook('onRequest', resolveRequestUser(state))
+  if (backends.session !== undefined) fastify.addHook('onError', abandonFailedLogin(options.storeTimeout))
   // The dummy hash that failed logins verify against is made before the first request, not during one.
   fastify.addHook('onReady', async function makeDummyHash () {
     await state.hasher.dummyHash()

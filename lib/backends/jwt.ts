@@ -161,7 +161,8 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
       throw new InvalidOptionError(`\`jwt.cookie\`: ${(err as Error).message}`)
     }
     // login and logout only see the request; the response's cookie is written here, on its way out. A request that
-    // failed after its login (a 5xx) hands out no token: the client would hold a working login beside an error.
+    // ends in a 5xx (the route threw after login()) hands out no token: as on the session backend, a failure leaves no
+    // login behind.
     fastify.addHook('onSend', function writeTokenCookie (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction) {
       const pending = (request as TokenRequest)[kToken]?.cookie
       if (pending === null) reply.clearCookie(cookie.name, cookie.options)
