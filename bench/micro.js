@@ -19,7 +19,7 @@ async function main () {
   const store = timedStore(new MemoryStore(), 5000)
   const key = 'auth-login:AAAAAAAAAAAAAAAAAAAAAAAA'
   await storeCall(store, 'set', key, { cookie: {}, userId: 1 })
-  const authHash = createAuthHasher(SECRET, u => u.password)
+  const authHash = createAuthHasher(SECRET, u => u.password, u => u.id)
   const stored = authHash(user)
 
   const ops = {

@@ -1,9 +1,11 @@
 import { createHmac } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { isSupportedBackend, type BackendName } from './constants'
-import { AuthenticationError, BackendNotConfiguredError, InvalidOptionError, UnsupportedBackendError } from './errors'
+import {
+  AuthenticationError, BackendNotConfiguredError, InvalidOptionError, UnsupportedBackendError, UserStoreError
+} from './errors'
 import type { LoginFailureReason, ResolvedOptions, User, UserId } from './options'
-import { isArgon2Hash, type PasswordHasher } from './password'
+import { isArgon2Hash, isWellFormed, type PasswordHasher } from './password'
 import { isValidUserId, type Backend } from './backends/backend'
 
 /** Everything one registration of the plugin knows, shared by its decorators and the seed-named functions. */
@@ -14,23 +16,39 @@ export interface AuthState {
   readonly resolutionOrder: readonly Backend[]
   readonly hasher: PasswordHasher
   defaultBackend: BackendName
-  authHash (user: User): string
+  authHash (user: User, passwordHash?: string): string
 }
 
 export const kAuthState = Symbol('fastify-auth-helpers.state')
 
 const AUTH_HASH_CACHE_SIZE = 10_000
 
+/** The user's id and password hash as one unambiguous string: the id typed and length-prefixed, then the hash. */
+function authHashInput (id: unknown, passwordHash: unknown): string {
+  const idText = typeof id === 'string' ? `s${id}` : typeof id === 'number' ? `n${id}` : '-'
+  return `${idText.length}:${idText}:${typeof passwordHash === 'string' ? passwordHash : ''}`
+}
+
 /**
- * An HMAC of the user's password hash, kept with the login: when the password changes, so does this, and every
- * login made before the change stops authenticating (Django's session auth hash). Cached because it is computed
- * on every authenticated request; the cache is keyed by the argon2 hash, which is unique per password and salt.
+ * The hash that authenticate() just upgraded a user to, kept on the request for the login() that follows: the user
+ * object may still hold the old hash (a store whose updatePasswordHash writes a database row and leaves the object
+ * alone), and a login recorded with the old one would read as a password change, and end, on its very next request.
  */
-export function createAuthHasher (secret: string | Buffer, getPasswordHash: (user: User) => unknown): (user: User) => string {
+const kUpgradedHash = Symbol('fastify-auth-helpers.upgradedHash')
+
+type UpgradeCarrier = FastifyRequest & { [kUpgradedHash]?: { user: User, hash: string } }
+
+/**
+ * An HMAC of the user's id and password hash, kept with the login: when the password changes, so does this, and every
+ * login made before the change stops authenticating (Django's session auth hash). The id is in it because users without
+ * a password all have the same (empty) hash: without it, a user store that answers for one id with another
+ * passwordless user would have that user taken for the login's. Cached because it is computed on every authenticated
+ * request; the cache is keyed by its input.
+ */
+export function createAuthHasher (secret: string | Buffer, getPasswordHash: (user: User) => unknown, getUserId: (user: User) => unknown): (user: User, passwordHash?: string) => string {
   const cache = new Map<string, string>()
-  return function authHash (user) {
-    const passwordHash = getPasswordHash(user)
-    const input = typeof passwordHash === 'string' ? passwordHash : ''
+  return function authHash (user, passwordHash = getPasswordHash(user) as string) {
+    const input = authHashInput(getUserId(user), passwordHash)
     let digest = cache.get(input)
     if (digest === undefined) {
       digest = createHmac('sha256', secret).update('fastify-auth-helpers:auth-hash:').update(input).digest('base64url')
@@ -78,6 +96,15 @@ async function emit<E extends { request: FastifyRequest }> (hook: ((event: E) =>
   }
 }
 
+/** A user store call whose failure becomes a 503 that keeps the store's error as its cause, off the response. */
+async function askUsers<T> (method: 'findByUsername' | 'findById', call: () => T | Promise<T>): Promise<T> {
+  try {
+    return await call()
+  } catch (err) {
+    throw new UserStoreError(method, { cause: err })
+  }
+}
+
 function byteLength (value: string): number {
   return Buffer.byteLength(value, 'utf8')
 }
@@ -94,13 +121,14 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
     })
     throw new AuthenticationError()
   }
-  // argon2 takes arrays and buffers as passwords, so only strings of sane size get past this line.
+  // argon2 takes arrays and buffers as passwords, so only well-formed strings of sane size get past this line.
   if (typeof username !== 'string' || typeof password !== 'string' || username.length === 0 || password.length === 0 ||
-      byteLength(username) > options.maxUsernameLength || byteLength(password) > options.maxPasswordLength) {
+      byteLength(username) > options.maxUsernameLength || byteLength(password) > options.maxPasswordLength ||
+      !isWellFormed(username) || !isWellFormed(password)) {
     return fail('invalid-input')
   }
 
-  const user = await options.users.findByUsername(username)
+  const user = await askUsers('findByUsername', () => options.users.findByUsername(username))
   const storedHash = user == null ? undefined : options.getPasswordHash(user)
   const matches = await hasher.verify(storedHash, password)
   if (user == null) return fail('unknown-user')
@@ -110,7 +138,9 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
 
   if (options.users.updatePasswordHash !== undefined && hasher.needsRehash(storedHash as string)) {
     try {
-      await options.users.updatePasswordHash(user, await hasher.hash(password))
+      const upgraded = await hasher.hash(password)
+      await options.users.updatePasswordHash(user, upgraded)
+      ;(request as UpgradeCarrier)[kUpgradedHash] = { user, hash: upgraded }
     } catch (err) {
       request.log.error({ err }, 'fastify-auth-helpers: could not store the upgraded password hash')
     }
@@ -145,14 +175,16 @@ export async function login (request: FastifyRequest, loginOptions: LoginOptions
     theUser = user
   } else {
     if (!isValidUserId(userId)) throw new AuthenticationError('login() was given an invalid userId')
-    const found = await options.users.findById(userId)
+    const found = await askUsers('findById', () => options.users.findById(userId))
     if (found == null) throw new AuthenticationError('login() was given the id of no user')
     id = userId
     theUser = found
   }
   if (!options.isActive(theUser)) throw new AuthenticationError('login() was given an inactive user')
 
-  const token = await backend.login(request, { userId: id, authHash: state.authHash(theUser) })
+  const upgrade = (request as UpgradeCarrier)[kUpgradedHash]
+  const authHash = state.authHash(theUser, upgrade?.user === theUser ? upgrade.hash : undefined)
+  const token = await backend.login(request, { userId: id, authHash })
   request.user = theUser as typeof request.user
   await emit(options.onLogin, 'onLogin', { request, user: theUser, backend: backend.name })
   return token
@@ -160,6 +192,11 @@ export async function login (request: FastifyRequest, loginOptions: LoginOptions
 
 export async function logout (request: FastifyRequest, logoutOptions?: { backend?: unknown }): Promise<void> {
   const state = stateOf(request)
+  // The seed's `logout(request, backend)` ported as `logout(request, 'jwt')` would read no backend from the string and
+  // log out the default one instead, leaving the token valid while the route reports a logout.
+  if (logoutOptions != null && (typeof logoutOptions !== 'object' || Array.isArray(logoutOptions))) {
+    throw new InvalidOptionError(`logout() takes { backend } (an object), not ${Array.isArray(logoutOptions) ? 'an array' : `a ${typeof logoutOptions}`}`)
+  }
   const backend = backendNamed(state, logoutOptions?.backend ?? state.defaultBackend)
   const userId = backend.storedUserId(request)
   await backend.logout(request)
@@ -174,7 +211,7 @@ export async function logout (request: FastifyRequest, logoutOptions?: { backend
 export async function resolveUser (state: AuthState, backend: Backend, request: FastifyRequest): Promise<User | null> {
   const stored = await backend.read(request)
   if (stored === null) return null
-  const user = await state.options.users.findById(stored.userId)
+  const user = await askUsers('findById', () => state.options.users.findById(stored.userId))
   if (user != null && state.options.isActive(user) && sameAuthHash(stored.authHash, state.authHash(user))) return user
   await backend.logout(request)
   return null

@@ -27,6 +27,10 @@ export const UnauthorizedError = createError('FST_AUTH_UNAUTHORIZED', 'Authentic
 export const StoreError = createError<[string, { cause: unknown }]>(
   'FST_AUTH_STORE_ERROR', 'Session store %s failed', 503)
 
+/** Like StoreError, for the app's user store: a database driver's message names hosts, tables and queries. */
+export const UserStoreError = createError<[string, { cause: unknown }]>(
+  'FST_AUTH_USER_STORE_ERROR', 'User store %s failed', 503)
+
 export const StoreTimeoutError = createError<[string, number]>(
   'FST_AUTH_STORE_TIMEOUT', 'Session store %s did not answer within %d ms', 503)
 

@@ -7,14 +7,14 @@ import {
 } from './constants'
 import { AuthenticationError, InvalidOptionError, UnauthorizedError } from './errors'
 import { resolveOptions, type RawOptions, type ResolvedOptions } from './options'
-import { PasswordHasher } from './password'
+import { PasswordHasher, isWellFormed } from './password'
 import { timedStore, type SessionStore } from './store'
 import {
   authenticate, backendNamed, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
   resolveUser, type AuthState, type LoginOptions
 } from './auth'
 import type { Backend } from './backends/backend'
-import { createSessionBackend } from './backends/session'
+import { abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags } from './backends/session'
 import { createJwtBackend } from './backends/jwt'
 
 /** @fastify/session options with the plugin's defaults: see "Session defaults" in the README for each reason. */
@@ -36,9 +36,33 @@ async function registerSession (fastify: FastifyInstance, options: ResolvedOptio
   if (!fastify.hasRequestDecorator('session')) {
     if (options.session === undefined) return undefined
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
-    await fastify.register(fastifySession, sessionOptions(options as ResolvedOptions & { session: object }) as never)
+    const registered = sessionOptions(options as ResolvedOptions & { session: object })
+    await fastify.register(fastifySession, registered as never)
+    fastify.addHook('onSend', expireCookieWithItsFlags((registered.cookieName as string | undefined) ?? 'sessionId', registered.cookie as object))
   }
   return createSessionBackend(options.storeTimeout, options.rotateOnLogin)
+}
+
+/** Per app (its server is shared by every encapsulated context), the auth hash keys its registrations use. */
+const authHashKeys = new WeakMap<object, Array<{ key: Buffer, users: object }>>()
+
+/**
+ * A login names a user id and an auth hash; whichever registration reads it looks the id up in its own `users`. Two
+ * registrations with two user stores that read the same logins (one session both see, tokens signed with one secret)
+ * and key their auth hashes alike take one store's user for the other's with the same id whenever their hashes
+ * agree, as every passwordless user's do. Nothing at request time can tell the stores apart, so it fails here.
+ */
+function claimAuthHashKey (fastify: FastifyInstance, secret: string | Buffer, users: object): void {
+  const key = Buffer.from(secret)
+  const claimed = authHashKeys.get(fastify.server) ?? []
+  authHashKeys.set(fastify.server, claimed)
+  if (claimed.some(other => other.users !== users && other.key.equals(key))) {
+    throw new InvalidOptionError('another registration of fastify-auth-helpers in this app has other `users` and the ' +
+      'same auth hash key (`authHashSecret`, else the session or JWT secret): a login made by one would be taken by ' +
+      'the other for its user with the same id. Give each registration its own `authHashSecret` (and its own session ' +
+      'cookie or JWT secret), or the same `users`')
+  }
+  claimed.push({ key, users })
 }
 
 async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOptions): Promise<void> {
@@ -55,6 +79,7 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     throw new InvalidOptionError('`authHashSecret` (32+ characters) is required when neither `session.secret` nor ' +
       '`jwt.secret` is a string to key the auth hash with')
   }
+  claimAuthHashKey(fastify, options.authHashSecret, options.users)
 
   // A token is looked at before the session: it is a credential the client chose to send with this request, where
   // a session cookie rides along with every request. A request with a token is judged on that token alone, so a bad
@@ -67,7 +92,7 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     resolutionOrder,
     hasher: new PasswordHasher(options.hashOptions),
     defaultBackend: options.defaultBackend,
-    authHash: createAuthHasher(options.authHashSecret, options.getPasswordHash)
+    authHash: createAuthHasher(options.authHashSecret, options.getPasswordHash, options.getUserId)
   }
 
   fastify.decorate(kAuthState, state)
@@ -78,6 +103,14 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   fastify.decorate('hashPassword', function hashPassword (plain: string) {
     if (typeof plain !== 'string' || plain.length === 0) {
       return Promise.reject(new InvalidOptionError('hashPassword() takes a non-empty string'))
+    }
+    // authenticate() refuses these unhashed, so a hash of one would be a password that can never log in.
+    if (Buffer.byteLength(plain, 'utf8') > options.maxPasswordLength) {
+      return Promise.reject(new InvalidOptionError(
+        `hashPassword() takes at most ${options.maxPasswordLength} UTF-8 bytes (maxPasswordLength): longer passwords cannot log in`))
+    }
+    if (!isWellFormed(plain)) {
+      return Promise.reject(new InvalidOptionError('hashPassword() takes well-formed text: this password has a lone surrogate'))
     }
     return state.hasher.hash(plain)
   })
@@ -103,6 +136,7 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   })
 
   fastify.addHook('onRequest', resolveRequestUser(state))
+  if (backends.session !== undefined) fastify.addHook('onError', abandonFailedLogin(options.storeTimeout))
   // The dummy hash that failed logins verify against is made before the first request, not during one.
   fastify.addHook('onReady', async function makeDummyHash () {
     await state.hasher.dummyHash()

@@ -68,6 +68,14 @@ function checkPositiveInteger (value: unknown, name: string): void {
   }
 }
 
+/** The longest a Node timer waits: a longer delay runs after 1 ms, and every store call would time out at once. */
+const MAX_TIMEOUT = 2 ** 31 - 1
+
+function checkTimeout (value: unknown, name: string): void {
+  checkPositiveInteger(value, name)
+  if ((value as number) > MAX_TIMEOUT) fail(`\`${name}\` must be at most ${MAX_TIMEOUT} ms (about 24.8 days)`)
+}
+
 /**
  * The session secret when it can key the auth hash. An array is a rotation in progress: keying with any one of its
  * secrets would end every login when that secret is rotated out, so an array needs an explicit `authHashSecret`.
@@ -80,6 +88,8 @@ function sessionSecret (session: RawOptions['session']): string | undefined {
   }
   return typeof secret === 'string' ? secret : undefined
 }
+
+const HASH_OPTION_NAMES = ['memoryCost', 'timeCost', 'parallelism'] as const
 
 export function resolveOptions (options: RawOptions): ResolvedOptions {
   const { users } = options
@@ -100,10 +110,12 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
   const { session } = options
   if (session !== undefined) {
     if (session === null || typeof session !== 'object') fail('`session` must be an object of @fastify/session options')
-    if (typeof session.secret === 'string' && session.secret.length < 32) {
-      fail('`session.secret` must be at least 32 characters long')
+    // A rotation's secrets all verify cookies, so each is held to the string's minimum.
+    const secrets = Array.isArray(session.secret) ? session.secret as unknown[] : [session.secret]
+    if (secrets.some(secret => (typeof secret === 'string' || Buffer.isBuffer(secret)) && secret.length < 32)) {
+      fail('`session.secret` must be at least 32 characters long (each of them, in a rotation)')
     }
-    checkPositiveInteger(session.storeTimeout, 'session.storeTimeout')
+    checkTimeout(session.storeTimeout, 'session.storeTimeout')
   }
   const jwt = options.jwt === undefined ? undefined : resolveJwtOptions(options.jwt, session)
 
@@ -116,9 +128,12 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
 
   const hashOptions = options.hashOptions ?? {}
   if (hashOptions === null || typeof hashOptions !== 'object') fail('`hashOptions` must be an object')
-  for (const key of ['memoryCost', 'timeCost', 'parallelism'] as const) {
-    checkPositiveInteger(hashOptions[key], `hashOptions.${key}`)
+  // The rest of argon2's options would be handed to it as they are: a fixed `salt`, a short `hashLength`, a `secret`
+  // that verify() is never given, `raw` output.
+  for (const key of Object.keys(hashOptions)) {
+    if (!(HASH_OPTION_NAMES as readonly string[]).includes(key)) fail(`\`hashOptions.${key}\` is not an option: only memoryCost, timeCost and parallelism`)
   }
+  for (const key of HASH_OPTION_NAMES) checkPositiveInteger(hashOptions[key], `hashOptions.${key}`)
   checkPositiveInteger(options.maxPasswordLength, 'maxPasswordLength')
   checkPositiveInteger(options.maxUsernameLength, 'maxUsernameLength')
   const rotateOnLogin = options.rotateOnLogin ?? ['_csrf']
@@ -344,7 +359,7 @@ export function resolveJwtOptions (jwt: unknown, session: RawOptions['session'])
   checkFunction(jwt.isRevoked, 'jwt.isRevoked')
   // A revoke() that nothing checks would make logout look final when it is not.
   if (jwt.revoke !== undefined && jwt.isRevoked === undefined) fail('`jwt.revoke` needs `jwt.isRevoked` to check it')
-  checkPositiveInteger(jwt.storeTimeout, 'jwt.storeTimeout')
+  checkTimeout(jwt.storeTimeout, 'jwt.storeTimeout')
   if (jwt.cacheSize !== undefined && !(Number.isSafeInteger(jwt.cacheSize) && (jwt.cacheSize as number) >= 0)) {
     fail('`jwt.cacheSize` must be a whole number, 0 to turn the cache off')
   }

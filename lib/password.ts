@@ -3,11 +3,42 @@ import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import type { HashOptions } from './options'
 
-/** A PHC-format argon2 hash as argon2 writes it. Anything else is treated as "no usable hash". */
-const ARGON2_HASH = /^\$argon2(?:id|i|d)\$v=\d+\$(?:[mtp]=\d+,){2}[mtp]=\d+\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/
+/**
+ * A PHC-format argon2 hash as argon2 writes it: unpadded base64, a salt of at least 8 bytes (11 characters) and an
+ * output of at least 4 bytes (6 characters), the minimums argon2 accepts. The parameters are checked by `argon2Parameters`.
+ */
+const ARGON2_HASH = /^\$argon2(?:id|i|d)\$v=(?:16|19)\$([mtp]=\d{1,10},[mtp]=\d{1,10},[mtp]=\d{1,10})\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{6,}$/
 
+const MAX_UINT32 = 2 ** 32 - 1
+const MAX_PARALLELISM = 2 ** 24 - 1
+
+/** m, t and p, each exactly once and within argon2's limits (m of at least 8 KiB per lane), or null. */
+function argon2Parameters (params: string): { m: number, t: number, p: number } | null {
+  const values: Record<string, number> = {}
+  for (const pair of params.split(',')) values[pair[0] as string] = Number(pair.slice(2))
+  const { m, t, p } = values
+  if (m === undefined || t === undefined || p === undefined) return null
+  return p >= 1 && p <= MAX_PARALLELISM && t >= 1 && t <= MAX_UINT32 && m >= 8 * p && m <= MAX_UINT32 ? { m, t, p } : null
+}
+
+/**
+ * Whether argon2 can verify against `value`. Anything it would reject is "no usable hash" and costs a verify against
+ * the dummy hash instead: a malformed hash must not fail faster, and so more visibly, than a wrong password.
+ */
 export function isArgon2Hash (value: unknown): value is string {
-  return typeof value === 'string' && value.length < 1024 && ARGON2_HASH.test(value)
+  if (typeof value !== 'string' || value.length >= 1024) return false
+  const match = ARGON2_HASH.exec(value)
+  return match !== null && argon2Parameters(match[1] as string) !== null
+}
+
+const LONE_SURROGATE = /\p{Cs}/u
+
+/**
+ * Whether a string is well-formed UTF-16, i.e. has no lone surrogate. UTF-8 encoding (argon2's, and most databases')
+ * turns every lone surrogate into U+FFFD, so "\uD800", "\uDFFF" and "\uFFFD" would all be the same password.
+ */
+export function isWellFormed (value: string): boolean {
+  return !LONE_SURROGATE.test(value)
 }
 
 /**
@@ -81,19 +112,21 @@ export class PasswordHasher {
     return this.#dummy
   }
 
-  /** Exactly one argon2 verify, against `hash` when it is usable and against the dummy hash when it is not. */
+  /**
+   * Exactly one argon2 verify that does the work: against `hash` when it is usable, else against the dummy hash. A
+   * hash that argon2 refuses after all (it asks for more memory than can be allocated) fails in microseconds, so it
+   * is followed by the dummy verify too: never a 500, and no faster than a wrong password.
+   */
   async verify (hash: unknown, plain: string): Promise<boolean> {
-    const usable = isArgon2Hash(hash)
-    const digest = usable ? hash : await this.dummyHash()
-    let matches: boolean
-    try {
-      const normalized = normalize(plain)
-      matches = await this.#gate.run(() => argon2.verify(digest, normalized))
-    } catch {
-      // A hash that looks like argon2's but that argon2 cannot read: no match, never a 500.
-      matches = false
+    const password = normalize(plain)
+    if (isArgon2Hash(hash)) {
+      try {
+        return await this.#gate.run(() => argon2.verify(hash, password))
+      } catch {}
     }
-    return usable && matches
+    const dummy = await this.dummyHash()
+    await this.#gate.run(() => argon2.verify(dummy, password))
+    return false
   }
 
   needsRehash (hash: string): boolean {

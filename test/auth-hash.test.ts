@@ -3,23 +3,27 @@ import { createHmac } from 'node:crypto'
 import { createAuthHasher, sameAuthHash } from '../lib/auth'
 import { build, hashOf, loginAs } from './helper'
 
-t.test('the auth hash is an HMAC of the password hash, stable across its cache filling up', async t => {
+t.test('the auth hash is an HMAC of the user id and password hash, stable across its cache filling up', async t => {
   const secret = 's'.repeat(32)
-  const hasher = createAuthHasher(secret, (user) => (user as { password: string }).password)
-  const expected = (password: string) =>
-    createHmac('sha256', secret).update('fastify-auth-helpers:auth-hash:').update(password).digest('base64url')
-  const first = hasher({ password: 'hash-0' })
-  t.equal(first, expected('hash-0'))
-  for (let i = 1; i <= 10_001; i++) hasher({ password: `hash-${i}` })
-  t.equal(hasher({ password: 'hash-0' }), first, 'the same after the cache was cleared')
-  t.not(hasher({ password: 'hash-1' }), first)
-  t.equal(hasher({}), expected(''), 'no password hashes as the empty string')
+  const hasher = createAuthHasher(secret, (user) => (user as { password?: string }).password, (user) => (user as { id?: unknown }).id)
+  const expected = (input: string) =>
+    createHmac('sha256', secret).update('fastify-auth-helpers:auth-hash:').update(input).digest('base64url')
+  const first = hasher({ id: 7, password: 'hash-0' })
+  t.equal(first, expected('2:n7:hash-0'))
+  for (let i = 1; i <= 10_001; i++) hasher({ id: 7, password: `hash-${i}` })
+  t.equal(hasher({ id: 7, password: 'hash-0' }), first, 'the same after the cache was cleared')
+  t.not(hasher({ id: 7, password: 'hash-1' }), first, 'a new password, a new auth hash')
+  t.equal(hasher({ id: 'ab' }), expected('3:sab:'), 'no password hashes as the empty string')
+  t.equal(hasher({}), expected('1:-:'), 'nor does a user without a usable id')
+  t.not(hasher({ id: 1 }), hasher({ id: 2 }), 'two passwordless users differ by their ids')
+  t.not(hasher({ id: 1 }), hasher({ id: '1' }), 'the id\'s type counts')
+  t.not(hasher({ id: 'a:', password: 'b' }), hasher({ id: 'a', password: ':b' }), 'the id cannot run into the hash')
 })
 
 const SECRET = 'a-test-secret-that-is-32-chars-long!!'
 
 t.test('sameAuthHash accepts only the very same hash', async t => {
-  const authHash = createAuthHasher(SECRET, user => (user as { password: string }).password)
+  const authHash = createAuthHasher(SECRET, user => (user as { password: string }).password, user => (user as { id?: unknown }).id)
   const expected = authHash({ password: '$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g' })
   t.equal(expected.length, 43, 'an auth hash is 43 base64url characters')
   t.ok(sameAuthHash(expected, expected))

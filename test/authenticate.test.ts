@@ -36,7 +36,7 @@ t.test('every failure is the same 401 after exactly one argon2 verify with the c
     ['unknown user', 'nobody', 'unknown-user'],
     ['inactive user, right password', 'off', 'inactive'],
     ['user without a hash', 'nohash', 'no-password'],
-    ['malformed stored hash', 'junk', 'wrong-password'],
+    ['malformed stored hash', 'junk', 'no-password'],
     ['a hash that is not argon2', 'plain', 'no-password'],
     ['wrong password', 'ann', 'wrong-password']
   ]
@@ -131,12 +131,13 @@ t.test('a failing hash upgrade is logged and does not fail the login', async t =
   t.match(lines.join(''), /read-only replica/)
 })
 
-t.test('a user store that fails answers 500, never a user', async t => {
+t.test('a user store that fails answers 503, never a user', async t => {
   const users = new TestUsers()
   users.findByUsername = async () => { throw new Error('database is down') }
   const { app } = await build(t, { users })
   const response = await app.inject({ method: 'POST', url: '/login', payload: { username: 'ann', password: 'pw' } })
-  t.equal(response.statusCode, 500)
+  t.equal(response.statusCode, 503)
+  t.equal(response.json().code, 'FST_AUTH_USER_STORE_ERROR')
 })
 
 t.test('a failing onLoginFailed listener is logged, and the answer is still the plain 401', async t => {

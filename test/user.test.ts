@@ -113,12 +113,12 @@ t.test('tampered, truncated or junk cookies give an anonymous request, never a 5
   }
 })
 
-t.test('a failing user lookup answers 500: never a user by mistake, never a silent anonymous', async t => {
+t.test('a failing user lookup answers 503: never a user by mistake, never a silent anonymous', async t => {
   const { app, users } = await setup(t)
   const cookie = await loginAs(app, 'ann', 'pw')
   users.failFindById = true
   const response = await app.inject({ url: '/whoami', headers: { cookie } })
-  t.equal(response.statusCode, 500)
+  t.equal(response.statusCode, 503)
   t.notMatch(response.body, /ann/)
 })
 

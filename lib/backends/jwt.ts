@@ -160,11 +160,13 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     } catch (err) {
       throw new InvalidOptionError(`\`jwt.cookie\`: ${(err as Error).message}`)
     }
-    // login and logout only see the request; the response's cookie is written here, on its way out.
+    // login and logout only see the request; the response's cookie is written here, on its way out. A request that
+    // ends in a 5xx (the route threw after login()) hands out no token: as on the session backend, a failure leaves no
+    // login behind.
     fastify.addHook('onSend', function writeTokenCookie (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction) {
       const pending = (request as TokenRequest)[kToken]?.cookie
       if (pending === null) reply.clearCookie(cookie.name, cookie.options)
-      else if (pending !== undefined) reply.setCookie(cookie.name, pending, setOptions)
+      else if (pending !== undefined && reply.statusCode < 500) reply.setCookie(cookie.name, pending, setOptions)
       done()
     })
   }

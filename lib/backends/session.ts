@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AUTH_HASH_KEY, BACKEND_KEY, LOGIN_NONCE_KEY, USER_ID_KEY } from '../constants'
 import { SessionUnavailableError } from '../errors'
 import { storeCall, timedStore, withTimeout, type SessionStore } from '../store'
@@ -27,6 +27,20 @@ interface LoginRecord {
 // AUTH_HASH_KEY is no longer written, but a session from an earlier version may hold it: it is not carried over.
 const AUTH_KEYS = [USER_ID_KEY, BACKEND_KEY, AUTH_HASH_KEY, LOGIN_NONCE_KEY]
 
+/** The nonce of the login this request made, until the request ends. */
+const kLoginMade = Symbol('fastify-auth-helpers.loginMade')
+
+type MarkedRequest = FastifyRequest & { [kLoginMade]?: string }
+
+/**
+ * The login this request has checked (read) or made (login). `getUserId` names the session's user only while the
+ * session still holds that login: a request judged on its token never reads the session riding along, and that
+ * session may hold a login that a password change, a deactivation or a logout has ended.
+ */
+const kCheckedLogin = Symbol('fastify-auth-helpers.checkedLogin')
+
+type CheckingRequest = FastifyRequest & { [kCheckedLogin]?: { nonce: string, userId: UserId } }
+
 /**
  * Why a login record: `@fastify/session` saves a request's session when it ends. A request that loaded the
  * session before a logout and ends after it writes the logged-in session back under the old id, and the old cookie
@@ -43,6 +57,43 @@ function sessionOf (request: FastifyRequest): SessionLike | null {
   return session != null && typeof session.regenerate === 'function' ? session : null
 }
 
+function timedStoreOf (request: FastifyRequest, storeTimeout: number): SessionStore {
+  return timedStore((request as unknown as { sessionStore: SessionStore }).sessionStore, storeTimeout)
+}
+
+/** The status Fastify's error handler gives an error: its own when that is a 4xx, else 500. */
+function statusOf (error: { statusCode?: unknown, status?: unknown }): number {
+  const status = Number(error.statusCode ?? error.status)
+  return status >= 400 && status < 500 ? status : 500
+}
+
+/**
+ * The onError hook: a request that logged someone in and then fails with a 5xx leaves no login behind. Without it,
+ * a session save that fails in onSend (the store is down or slow) makes Fastify send the 500 through onSend again,
+ * the second save succeeds, and the client gets an error together with a working logged-in cookie; a route that
+ * throws after `login()` does the same. As Django does not save a session on a 5xx, the failed login's session is
+ * neither saved nor handed out, and its record is deleted so that a save that lands late cannot revive it.
+ */
+export function abandonFailedLogin (storeTimeout: number) {
+  return async function abandonFailedLogin (request: FastifyRequest, _reply: unknown, error: Error & { statusCode?: unknown }): Promise<void> {
+    const nonce = (request as MarkedRequest)[kLoginMade]
+    if (nonce === undefined || statusOf(error) < 500) return
+    ;(request as MarkedRequest)[kLoginMade] = undefined
+    const session = sessionOf(request)
+    if (session !== null && session[LOGIN_NONCE_KEY] === nonce) {
+      for (const key of AUTH_KEYS) delete session[key]
+      // @fastify/session neither saves nor sets a cookie for a request without a session.
+      ;(request as unknown as { session: null }).session = null
+    }
+    try {
+      await storeCall(timedStoreOf(request, storeTimeout), 'destroy', recordKey(nonce))
+    } catch (err) {
+      // The session naming the record was never handed out, so the record is unreachable: log and move on.
+      request.log.error({ err }, 'fastify-auth-helpers: could not delete the record of a failed login')
+    }
+  }
+}
+
 /**
  * @param rotateOnLogin session keys holding per-session secrets (a CSRF secret): login drops them even when it keeps
  * the visitor's other data, since whoever planted or saw the anonymous session holds what they protect.
@@ -50,8 +101,7 @@ function sessionOf (request: FastifyRequest): SessionLike | null {
 export function createSessionBackend (storeTimeout: number, rotateOnLogin: readonly string[]): Backend {
   const dropped = new Set([...AUTH_KEYS, ...rotateOnLogin])
 
-  const storeOf = (request: FastifyRequest): SessionStore =>
-    timedStore((request as unknown as { sessionStore: SessionStore }).sessionStore, storeTimeout)
+  const storeOf = (request: FastifyRequest): SessionStore => timedStoreOf(request, storeTimeout)
 
   /**
    * Ends the session's login and gives the request a fresh, empty session that is saved only if the route writes
@@ -76,8 +126,9 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
 
     async read (request) {
       const session = sessionOf(request)
-      if (session === null) return null
-      const userId = session[USER_ID_KEY]
+      const userId = session?.[USER_ID_KEY]
+      // No login at all, as `carries` sees it: an anonymous visitor's session and its data are not ours to flush.
+      if (session == null || userId == null) return null
       const nonce = session[LOGIN_NONCE_KEY]
       if (session[BACKEND_KEY] !== 'session' || !isValidUserId(userId) || typeof nonce !== 'string') {
         await flush(request, session)
@@ -88,6 +139,7 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
         await flush(request, session)
         return null
       }
+      ;(request as CheckingRequest)[kCheckedLogin] = { nonce, userId }
       return { userId, authHash: record.authHash }
     },
 
@@ -111,6 +163,8 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
       fresh[USER_ID_KEY] = userId
       fresh[BACKEND_KEY] = 'session'
       fresh[LOGIN_NONCE_KEY] = nonce
+      ;(request as CheckingRequest)[kCheckedLogin] = { nonce, userId }
+      ;(request as MarkedRequest)[kLoginMade] = nonce
       return undefined
     },
 
@@ -120,8 +174,49 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
     },
 
     storedUserId (request) {
-      const userId = sessionOf(request)?.[USER_ID_KEY]
-      return isValidUserId(userId) ? userId : null
+      const checked = (request as CheckingRequest)[kCheckedLogin]
+      return checked !== undefined && sessionOf(request)?.[LOGIN_NONCE_KEY] === checked.nonce ? checked.userId : null
     }
+  }
+}
+
+interface SessionCookieOptions {
+  path?: string
+  domain?: string
+  secure?: boolean | 'auto'
+  httpOnly?: boolean
+  sameSite?: unknown
+  partitioned?: boolean
+}
+
+/**
+ * onSend, after @fastify/session's: when a request ends with a session id other than its cookie's (logout, a stale
+ * login's cleanup), @fastify/session expires the cookie with only its path and domain. Browsers ignore a `__Host-`
+ * cookie's expiry without Secure, and a partitioned cookie's without Partitioned, so the dead cookie would stay in
+ * the browser. The expiring cookie is sent again with the session cookie's own flags.
+ */
+export function expireCookieWithItsFlags (cookieName: string, cookie: SessionCookieOptions) {
+  const expiring = (header: string): boolean => header.startsWith(`${cookieName}=;`) && /;\s*Max-Age=0(?:;|$)/i.test(header)
+  return function expireCookieWithItsFlags (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
+    const header = reply.getHeader('set-cookie')
+    if (header === undefined) {
+      done()
+      return
+    }
+    const headers = Array.isArray(header) ? header : [String(header)]
+    const others = headers.filter(value => !expiring(value))
+    if (others.length < headers.length) {
+      reply.removeHeader('set-cookie')
+      if (others.length > 0) reply.header('set-cookie', others)
+      reply.clearCookie(cookieName, {
+        path: cookie.path ?? '/',
+        domain: cookie.domain,
+        secure: cookie.secure === 'auto' ? request.protocol === 'https' : cookie.secure,
+        httpOnly: cookie.httpOnly,
+        sameSite: cookie.sameSite as 'lax',
+        partitioned: cookie.partitioned
+      })
+    }
+    done()
   }
 }

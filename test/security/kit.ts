@@ -1,0 +1,286 @@
+import argon2 = require('argon2')
+import type { Scheduler } from 'fast-check'
+import { sign } from '@fastify/cookie'
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type LightMyRequestResponse } from 'fastify'
+import auth from '../../lib/index'
+import { SECRET, TEST_HASH_OPTIONS, TestUsers, addRoutes } from '../helper'
+
+declare module 'fastify' {
+  /** The session data the attacks' own routes write. */
+  interface Session {
+    _csrf?: string
+    cart?: string
+    flash?: string
+    visited?: boolean
+    visits?: number
+    userId?: number
+  }
+}
+
+type Callback = (error?: unknown, value?: unknown) => void
+type Method = 'get' | 'set' | 'destroy'
+
+export const RECORD_PREFIX = 'auth-login:'
+
+/**
+ * A session store that keeps JSON, as Redis or a database does: nothing is shared by reference between requests or
+ * between app instances, so a stale save really overwrites what another request wrote. Answers on a later tick
+ * unless `sync`, so requests interleave as they do against a network store.
+ */
+export class JsonStore {
+  readonly data = new Map<string, string>()
+  constructor (readonly sync = false) {}
+
+  protected answer (callback: Callback, error?: unknown, value?: unknown): void {
+    if (this.sync) callback(error, value)
+    else setImmediate(callback, error, value)
+  }
+
+  get (id: string, callback: Callback): void {
+    const raw = this.data.get(id)
+    this.answer(callback, null, raw === undefined ? undefined : JSON.parse(raw))
+  }
+
+  set (id: string, value: unknown, callback: Callback): void {
+    this.data.set(id, JSON.stringify(value))
+    this.answer(callback)
+  }
+
+  destroy (id: string, callback: Callback): void {
+    this.data.delete(id)
+    this.answer(callback)
+  }
+
+  records (): string[] {
+    return [...this.data.keys()].filter(key => key.startsWith(RECORD_PREFIX))
+  }
+
+  sessions (): string[] {
+    return [...this.data.keys()].filter(key => !key.startsWith(RECORD_PREFIX))
+  }
+
+  /** The stored session behind a signed `sessionId=<id>.<signature>` cookie, or undefined. */
+  sessionOf (cookie: string): Record<string, unknown> | undefined {
+    const raw = this.data.get(sessionIdOf(cookie))
+    return raw === undefined ? undefined : JSON.parse(raw)
+  }
+}
+
+export function sessionIdOf (cookie: string): string {
+  const value = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1))
+  return value.slice(0, value.lastIndexOf('.'))
+}
+
+/** 'fail': answers an error. 'hang': never answers. 'late': does the work and answers long after the store timeout. */
+export type FaultMode = 'fail' | 'hang' | 'late'
+
+export interface StoreCall {
+  method: Method
+  /** 'record' for the plugin's login records, 'session' for @fastify/session's entries. */
+  kind: 'record' | 'session'
+  /** Made by `session.regenerate()` (its destroy of the old id and set of the new one). */
+  inRegenerate: boolean
+}
+
+/**
+ * A synchronous JsonStore that logs its calls and can break one of them. Tests first run a flow without a fault to
+ * learn its calls, then once per call with that call broken.
+ */
+export class FaultyStore extends JsonStore {
+  calls: StoreCall[] = []
+  #fault: { at: number, mode: FaultMode } | undefined
+  readonly #late = new Set<NodeJS.Timeout>()
+
+  constructor (readonly lateMs = 0) {
+    super(true)
+  }
+
+  /** The `at`-th call from now (0-based) breaks in the given way. */
+  breakCall (at: number, mode: FaultMode): void {
+    this.calls = []
+    this.#fault = { at, mode }
+  }
+
+  /** From now on, calls are logged and none breaks. */
+  record (): void {
+    this.calls = []
+    this.#fault = undefined
+  }
+
+  /** Resolves when every 'late' call has landed. */
+  async settled (): Promise<void> {
+    while (this.#late.size > 0) await new Promise(resolve => setTimeout(resolve, this.lateMs))
+  }
+
+  #trip (method: Method, id: string, callback: Callback, work: () => void): void {
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 50
+    const stack = new Error().stack ?? ''
+    Error.stackTraceLimit = limit
+    this.calls.push({ method, kind: id.startsWith(RECORD_PREFIX) ? 'record' : 'session', inRegenerate: stack.includes('regenerate') })
+    const fault = this.#fault
+    if (fault === undefined || this.calls.length - 1 !== fault.at) {
+      work()
+      return
+    }
+    this.#fault = undefined
+    if (fault.mode === 'fail') {
+      callback(new Error('the store is down'))
+    } else if (fault.mode === 'late') {
+      const timer = setTimeout(() => {
+        this.#late.delete(timer)
+        work()
+      }, this.lateMs)
+      this.#late.add(timer)
+    }
+  }
+
+  override get (id: string, callback: Callback): void {
+    this.#trip('get', id, callback, () => super.get(id, callback))
+  }
+
+  override set (id: string, value: unknown, callback: Callback): void {
+    const json = JSON.stringify(value)
+    this.#trip('set', id, callback, () => {
+      this.data.set(id, json)
+      callback()
+    })
+  }
+
+  override destroy (id: string, callback: Callback): void {
+    this.#trip('destroy', id, callback, () => super.destroy(id, callback))
+  }
+}
+
+/**
+ * A synchronous JsonStore whose every call waits for fast-check's scheduler while `scheduler` is set, so a property
+ * explores the orders in which concurrent requests reach the store.
+ */
+export class ScheduledStore extends JsonStore {
+  scheduler: Scheduler | undefined
+
+  constructor () {
+    super(true)
+  }
+
+  #later (label: string, run: () => void): boolean {
+    if (this.scheduler === undefined) return false
+    this.scheduler.schedule(Promise.resolve(), label).then(run, run)
+    return true
+  }
+
+  override get (id: string, callback: Callback): void {
+    if (!this.#later(`get ${id}`, () => super.get(id, callback))) super.get(id, callback)
+  }
+
+  override set (id: string, value: unknown, callback: Callback): void {
+    // Serialized now, as a network store would at call time; written when the scheduler lets it through.
+    const json = JSON.stringify(value)
+    const write = (): void => {
+      this.data.set(id, json)
+      callback()
+    }
+    if (!this.#later(`set ${id}`, write)) write()
+  }
+
+  override destroy (id: string, callback: Callback): void {
+    if (!this.#later(`destroy ${id}`, () => super.destroy(id, callback))) super.destroy(id, callback)
+  }
+}
+
+export interface VerifyCall { digest: string, password: unknown }
+
+/**
+ * Replaces `argon2.verify` (the module object lib/password.ts reads it from) with a spy that records each call
+ * and then verifies for real. Restored at teardown.
+ */
+export function spyOnVerify (t: { teardown: (fn: () => unknown) => void }): VerifyCall[] {
+  const calls: VerifyCall[] = []
+  const module = argon2 as unknown as { verify: typeof argon2.verify }
+  const original = module.verify
+  module.verify = function spiedVerify (digest, password, options) {
+    calls.push({ digest, password })
+    return original(digest, password, options)
+  }
+  t.teardown(() => { module.verify = original })
+  return calls
+}
+
+/** The m, t and p of a PHC argon2 hash, to check a verify ran with the plugin's current parameters. */
+export function argon2Parameters (digest: string): { memoryCost: number, timeCost: number, parallelism: number } {
+  const params = Object.fromEntries((digest.split('$')[3] ?? '').split(',').map(pair => pair.split('=')))
+  return { memoryCost: Number(params.m), timeCost: Number(params.t), parallelism: Number(params.p) }
+}
+
+export const CURRENT_PARAMETERS = {
+  memoryCost: TEST_HASH_OPTIONS.memoryCost,
+  timeCost: TEST_HASH_OPTIONS.timeCost,
+  parallelism: TEST_HASH_OPTIONS.parallelism
+}
+
+export interface Deferred<T = void> {
+  promise: Promise<T>
+  resolve (value: T): void
+}
+
+export function deferred<T = void> (): Deferred<T> {
+  let settle!: (value: T) => void
+  const promise = new Promise<T>(resolve => { settle = resolve })
+  return { promise, resolve: settle }
+}
+
+/** Who the app thinks this cookie belongs to, read through GET /whoami. */
+export async function whoIs (app: FastifyInstance, cookie: string | undefined): Promise<{ status: number, username: string | null }> {
+  const response = await app.inject({ url: '/whoami', headers: cookie === undefined ? {} : { cookie } })
+  return { status: response.statusCode, username: response.statusCode === 200 ? response.json().user?.username ?? null : null }
+}
+
+/** Every Set-Cookie header of a response, as raw strings. */
+export function setCookieHeaders (response: LightMyRequestResponse): string[] {
+  const header = response.headers['set-cookie']
+  if (header === undefined) return []
+  return Array.isArray(header) ? header : [String(header)]
+}
+
+export interface AppOptions {
+  users?: TestUsers
+  /** Plugin options, over the test defaults. */
+  plugin?: Record<string, unknown>
+  /** @fastify/session options, over `{ secret, cookie: { secure: false } }`. */
+  session?: Record<string, unknown>
+  fastify?: FastifyServerOptions
+  /** Adds the attack's own routes next to test/helper.ts's. */
+  routes?: (app: FastifyInstance) => void
+}
+
+/** test/helper.ts's app, plus routes of the attack's own and session options merged rather than replaced. */
+export async function buildApp (t: { teardown: (fn: () => unknown) => void }, options: AppOptions = {}): Promise<{ app: FastifyInstance, users: TestUsers }> {
+  const users = options.users ?? new TestUsers()
+  const app = Fastify(options.fastify)
+  t.teardown(() => app.close())
+  await app.register(auth, {
+    users,
+    session: { secret: SECRET, cookie: { secure: false }, ...options.session },
+    hashOptions: TEST_HASH_OPTIONS,
+    ...options.plugin
+  } as never)
+  addRoutes(app)
+  options.routes?.(app)
+  await app.ready()
+  return { app, users }
+}
+
+/** A cookie for any session id, signed as the app signs its own: what the holder of that session's cookie sends. */
+export function cookieForSession (id: string, name = 'sessionId'): string {
+  return `${name}=${encodeURIComponent(sign(id, SECRET))}`
+}
+
+/** The users that the sessions now in the store authenticate as: a store left in a logged-in state shows here. */
+export async function loggedInSessions (app: FastifyInstance, store: JsonStore): Promise<string[]> {
+  const found: string[] = []
+  for (const id of store.sessions()) {
+    const { username } = await whoIs(app, cookieForSession(id))
+    if (username !== null) found.push(username)
+  }
+  return found
+}
