@@ -46,14 +46,25 @@ type UpgradeCarrier = FastifyRequest & { [kUpgradedHash]?: { user: User, hash: s
  * request; the cache is keyed by its input.
  */
 export function createAuthHasher (secret: string | Buffer, getPasswordHash: (user: User) => unknown, getUserId: (user: User) => unknown): (user: User, passwordHash?: string) => string {
-  const cache = new Map<string, string>()
+  // Keyed by the password hash, then the id, rather than by authHashInput's string: building that string on every
+  // request cost more than the rest of the check (660 against 240 ns, bench/micro.js). The digest itself is still
+  // made from authHashInput, so ids of different types never share one.
+  const cache = new Map<unknown, Map<unknown, string>>()
+  let size = 0
   return function authHash (user, passwordHash = getPasswordHash(user) as string) {
-    const input = authHashInput(getUserId(user), passwordHash)
-    let digest = cache.get(input)
+    const id = getUserId(user)
+    let byId = cache.get(passwordHash)
+    let digest = byId?.get(id)
     if (digest === undefined) {
-      digest = createHmac('sha256', secret).update('fastify-auth-helpers:auth-hash:').update(input).digest('base64url')
-      if (cache.size >= AUTH_HASH_CACHE_SIZE) cache.clear()
-      cache.set(input, digest)
+      digest = createHmac('sha256', secret).update('fastify-auth-helpers:auth-hash:').update(authHashInput(id, passwordHash)).digest('base64url')
+      if (size >= AUTH_HASH_CACHE_SIZE) {
+        cache.clear()
+        size = 0
+        byId = undefined
+      }
+      if (byId === undefined) cache.set(passwordHash, byId = new Map())
+      byId.set(id, digest)
+      size++
     }
     return digest
   }

@@ -52,3 +52,11 @@ t.test('a login made before a password change stops authenticating', async t => 
   t.equal(after.json().user, null)
   t.equal((await app.inject({ url: '/me', headers: { cookie } })).statusCode, 401)
 })
+
+t.test('users who share a password hash (none, say) get auth hashes of their own, by id and by id type', async t => {
+  const authHash = createAuthHasher(SECRET, user => (user as { password?: string }).password, user => (user as { id?: unknown }).id)
+  const first = [authHash({ id: 1, password: '' }), authHash({ id: 2, password: '' }), authHash({ id: '1', password: '' })]
+  t.equal(new Set(first).size, 3)
+  // Asked again, from the cache, in another order: the same answers.
+  t.same([authHash({ id: '1', password: '' }), authHash({ id: 2, password: '' }), authHash({ id: 1, password: '' })], [...first].reverse())
+})
