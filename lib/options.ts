@@ -4,9 +4,9 @@ import type { CookieSerializeOptions } from '@fastify/cookie'
 import { InvalidOptionError } from './errors'
 import { DEFAULT_AUTH_BACKEND, isSupportedBackend, type BackendName } from './constants'
 
-import type { HashOptions, LoginFailureReason, UserId, UserStore as PublicUserStore } from '../types/index'
+import type { HashOptions, JwtClaims, LoginFailureReason, UserId, UserStore as PublicUserStore } from '../types/index'
 
-export type { HashOptions, LoginFailureReason, UserId }
+export type { HashOptions, JwtClaims, LoginFailureReason, UserId }
 /** Inside the plugin a user is any object: the app's own type lives in its declaration merge. */
 export type User = object
 export type UserStore = PublicUserStore<User>
@@ -165,16 +165,6 @@ export const JWT_ALGORITHMS = Object.freeze([
   'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'
 ] as const)
 export type JwtAlgorithm = typeof JWT_ALGORITHMS[number]
-
-/** What `revoke` and `isRevoked` are given: the verified claims of a token this plugin issued. */
-export interface JwtClaims {
-  readonly _auth_user_id: UserId
-  readonly _auth_backend: 'jwt'
-  readonly _auth_user_hash: string
-  readonly jti: string
-  readonly iat: number
-  readonly exp: number
-}
 
 export type JwtKeyMaterial = string | Buffer | { private?: string | Buffer, public: string | Buffer }
 
