@@ -6,7 +6,7 @@ import {
 } from './errors'
 import type { LoginFailureReason, ResolvedOptions, User, UserId } from './options'
 import { isArgon2Hash, isWellFormed, type PasswordHasher } from './password'
-import { isValidUserId, type Backend } from './backends/backend'
+import { isPromiseLike, isValidUserId, type Backend, type StoredLogin } from './backends/backend'
 
 /** Everything one registration of the plugin knows, shared by its decorators and the seed-named functions. */
 export interface AuthState {
@@ -217,25 +217,45 @@ export async function logout (request: FastifyRequest, logoutOptions?: { backend
 
 /**
  * The user behind the request's login with `backend`, or null: null when there is no login, when the user is gone
- * or inactive, and when the password changed since; the stale login is then ended too.
+ * or inactive, and when the password changed since; the stale login is then ended too. Answers without a promise
+ * when the backend and the user store do (the onRequest hook runs it on every authenticated request): the caller
+ * tells the two apart with `instanceof Promise`, which a user never is (a promise from `findById` is awaited here).
  */
-export async function resolveUser (state: AuthState, backend: Backend, request: FastifyRequest): Promise<User | null> {
-  const stored = await backend.read(request)
+export function resolveUser (state: AuthState, backend: Backend, request: FastifyRequest): User | null | Promise<User | null> {
+  const stored = backend.read(request)
+  if (stored instanceof Promise) return stored.then(login => userOf(state, backend, request, login))
+  return userOf(state, backend, request, stored)
+}
+
+function userOf (state: AuthState, backend: Backend, request: FastifyRequest, stored: StoredLogin | null): User | null | Promise<User | null> {
   if (stored === null) return null
-  const user = await askUsers('findById', () => state.options.users.findById(stored.userId))
+  let found: unknown
+  try {
+    found = state.options.users.findById(stored.userId)
+  } catch (err) {
+    throw new UserStoreError('findById', { cause: err })
+  }
+  if (isPromiseLike(found)) {
+    return Promise.resolve(found).then(
+      user => checkedUser(state, backend, request, stored, user as User | null),
+      err => { throw new UserStoreError('findById', { cause: err }) })
+  }
+  return checkedUser(state, backend, request, stored, found as User | null)
+}
+
+function checkedUser (state: AuthState, backend: Backend, request: FastifyRequest, stored: StoredLogin, user: User | null | undefined): User | Promise<null> {
   if (user != null && state.options.isActive(user) && sameAuthHash(stored.authHash, state.authHash(user))) return user
-  await backend.logout(request)
-  return null
+  return backend.logout(request).then(() => null)
 }
 
-export function getUserFromSession (request: FastifyRequest): Promise<User | null> {
+export async function getUserFromSession (request: FastifyRequest): Promise<User | null> {
   const state = stateOf(request)
-  return resolveUser(state, backendNamed(state, 'session'), request)
+  return await resolveUser(state, backendNamed(state, 'session'), request)
 }
 
-export function getUserFromJwt (request: FastifyRequest): Promise<User | null> {
+export async function getUserFromJwt (request: FastifyRequest): Promise<User | null> {
   const state = stateOf(request)
-  return resolveUser(state, backendNamed(state, 'jwt'), request)
+  return await resolveUser(state, backendNamed(state, 'jwt'), request)
 }
 
 export function getUserId (request: FastifyRequest, backend?: unknown): UserId | null {

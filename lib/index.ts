@@ -143,16 +143,31 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   })
 }
 
-/** The onRequest hook: anonymous requests finish synchronously, without a promise or a store call. */
+/**
+ * The onRequest hook: anonymous requests finish synchronously, without a promise or a store call, and so do
+ * authenticated ones whose session store and user store answer synchronously.
+ */
 function resolveRequestUser (state: AuthState) {
   return function resolveRequestUser (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
     request.user = null
     for (const backend of state.resolutionOrder) {
       if (backend.carries(request)) {
-        resolveUser(state, backend, request).then(user => {
+        let user
+        try {
+          user = resolveUser(state, backend, request)
+        } catch (err) {
+          done(err as Error)
+          return
+        }
+        if (user instanceof Promise) {
+          user.then(found => {
+            request.user = found as typeof request.user
+            done()
+          }, done)
+        } else {
           request.user = user as typeof request.user
           done()
-        }, done)
+        }
         return
       }
     }

@@ -92,6 +92,36 @@ function bounded (store: SessionStore, method: StoreMethod, id: string, value: u
   }
 }
 
+/**
+ * `then` applied to the store's answer for `id`: at once when the store answers synchronously (MemoryStore), so that
+ * the caller's work goes on without a promise, else once the answer comes. A store error is always a rejection;
+ * ENOENT is no error but an entry that is not there.
+ */
+export function storeGet<R> (store: SessionStore, id: string, then: (value: unknown) => R): R | Promise<Awaited<R>> {
+  let synchronous = true
+  let answered = false
+  let syncError: unknown
+  let syncValue: unknown
+  let settle: Callback | undefined
+  store.get(id, (error, value) => {
+    // ENOENT is how some stores (session-file-store) say "no such entry": an answer, as @fastify/session reads it.
+    const failed = error && (error as { code?: unknown }).code !== 'ENOENT' ? error : undefined
+    const found = error ? undefined : value
+    if (synchronous) {
+      answered = true
+      syncError = failed
+      syncValue = found
+    } else {
+      (settle as Callback)(failed, found)
+    }
+  })
+  synchronous = false
+  if (answered) return syncError ? Promise.reject(syncError) : then(syncValue)
+  return new Promise<unknown>((resolve, reject) => {
+    settle = (error, value) => { if (error) reject(error); else resolve(value) }
+  }).then(then) as Promise<Awaited<R>>
+}
+
 export function storeCall (store: SessionStore, method: 'get', id: string): Promise<unknown>
 export function storeCall (store: SessionStore, method: 'set', id: string, value: unknown): Promise<unknown>
 export function storeCall (store: SessionStore, method: 'destroy', id: string): Promise<unknown>

@@ -63,7 +63,7 @@ t.test('REDIS_URL keeps the sessions in Redis', { skip: redisSkipReason() }, asy
   const sessionKey = `demo-sess:${decodeURIComponent(cookie.split('=')[1] as string).split('.')[0]}`
   const session = JSON.parse(await redis.get(sessionKey) ?? 'null')
   t.equal(session?._auth_user_id, 1, 'the session is in Redis')
-  const recordKey = `demo-sess:auth-login:${session?._auth_login}`
+  const recordKey = `demo-sess:auth-login:${decodeURIComponent(cookie.split('=')[1] as string).split('.')[0]}`
   t.ok(await redis.exists(recordKey), 'and so is its login record')
 
   // Only this session's keys: REDIS_URL may name a Redis that others use.

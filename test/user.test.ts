@@ -1,7 +1,7 @@
 import t from 'tap'
 import fastifySession from '@fastify/session'
 import { AUTH_HASH_KEY, BACKEND_KEY, LOGIN_NONCE_KEY, USER_ID_KEY } from '../lib/constants'
-import { SECRET, TestUsers, build, hashOf, loginAs } from './helper'
+import { SECRET, TestUsers, build, cookieFrom, hashOf, loginAs } from './helper'
 
 type Store = InstanceType<typeof fastifySession.MemoryStore>
 
@@ -9,14 +9,22 @@ function map (store: Store): Map<string, Record<string, unknown>> {
   return (store as unknown as { store: Map<string, Record<string, unknown>> }).store
 }
 
+function sessionIdOf (cookie: string): string {
+  return decodeURIComponent(cookie.split('=')[1]!).split('.')[0]!
+}
+
 function sessionOf (store: Store, cookie: string): Record<string, unknown> {
-  return map(store).get(decodeURIComponent(cookie.split('=')[1]!).split('.')[0]!)!
+  return map(store).get(sessionIdOf(cookie))!
 }
 
 async function setup (t: Parameters<typeof build>[0]) {
   const users = new TestUsers()
   const store = new fastifySession.MemoryStore()
-  const built = await build(t, { users, plugin: { session: { secret: SECRET, store, cookie: { secure: false } } } })
+  const built = await build(t, {
+    users,
+    plugin: { session: { secret: SECRET, store, cookie: { secure: false } } },
+    extend: app => app.post('/visit', async request => { request.session.set('cart', ['book']); return {} })
+  })
   const ann = users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
   return { ...built, store, ann }
 }
@@ -64,9 +72,56 @@ t.test('a password change ends every session made before it', async t => {
 t.test('a session whose login record is gone is anonymous (a stale save revived it)', async t => {
   const { app, store } = await setup(t)
   const cookie = await loginAs(app, 'ann', 'pw')
-  const nonce = sessionOf(store, cookie)[LOGIN_NONCE_KEY]
-  map(store).delete(`auth-login:${String(nonce)}`)
+  t.same(Object.keys(sessionOf(store, cookie)).filter(key => key !== 'cookie').sort(), [BACKEND_KEY, USER_ID_KEY],
+    'the session holds the two keys of API.md and nothing else')
+  map(store).delete(`auth-login:${sessionIdOf(cookie)}`)
   t.equal((await app.inject({ url: '/me', headers: { cookie } })).statusCode, 401)
+  t.equal(sessionOf(store, cookie), undefined, 'and it is flushed')
+})
+
+t.test('a session entry copied under another id is anonymous: the record is named after the id login gave', async t => {
+  const { app, store } = await setup(t)
+  const victim = await loginAs(app, 'ann', 'pw')
+  // An anonymous visitor's session whose entry someone with write access to the store overwrote with ann's.
+  const visit = await app.inject({ method: 'POST', url: '/visit' })
+  const other = cookieFrom(visit)!
+  map(store).set(sessionIdOf(other), sessionOf(store, victim))
+  t.same((await app.inject({ url: '/whoami', headers: { cookie: other } })).json(), { user: null, id: null })
+  t.equal((await app.inject({ url: '/me', headers: { cookie: victim } })).statusCode, 200, 'the real login still works')
+})
+
+t.test('an app\'s own session.regenerate() ends the login, keys and all', async t => {
+  const users = new TestUsers()
+  const store = new fastifySession.MemoryStore()
+  const { app } = await build(t, {
+    users,
+    plugin: { session: { secret: SECRET, store, cookie: { secure: false } } },
+    extend: app => app.post('/renew', async request => {
+      await request.session.regenerate([USER_ID_KEY, BACKEND_KEY])
+      return { user: request.user?.username ?? null }
+    })
+  })
+  users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+  const cookie = await loginAs(app, 'ann', 'pw')
+  const renewed = await app.inject({ method: 'POST', url: '/renew', headers: { cookie } })
+  t.same(renewed.json(), { user: 'ann' }, 'the request that renews it was made by ann')
+  const next = cookieFrom(renewed)!
+  t.ok(sessionOf(store, next)?.[USER_ID_KEY], 'the new session claims ann')
+  t.same((await app.inject({ url: '/whoami', headers: { cookie: next } })).json(), { user: null, id: null },
+    'but it has no login record, so it is anonymous (and ended)')
+  t.equal((await app.inject({ url: '/me', headers: { cookie } })).statusCode, 401, 'the old id is gone too')
+})
+
+t.test('a session from an earlier version (auth hash and nonce in the session) is anonymous', async t => {
+  const { app, store } = await setup(t)
+  const cookie = await loginAs(app, 'ann', 'pw')
+  const session = sessionOf(store, cookie)
+  const record = map(store).get(`auth-login:${sessionIdOf(cookie)}`)!
+  map(store).delete(`auth-login:${sessionIdOf(cookie)}`)
+  session[AUTH_HASH_KEY] = record.authHash
+  session[LOGIN_NONCE_KEY] = 'AAAAAAAAAAAAAAAAAAAAAAAA'
+  map(store).set('auth-login:AAAAAAAAAAAAAAAAAAAAAAAA', record)
+  t.same((await app.inject({ url: '/whoami', headers: { cookie } })).json(), { user: null, id: null })
 })
 
 t.test('a session with auth keys it did not get from login is anonymous', async t => {
@@ -75,7 +130,6 @@ t.test('a session with auth keys it did not get from login is anonymous', async 
   const tamper: Array<[string, Tamper]> = [
     ['another backend named', s => { s[BACKEND_KEY] = 'jwt' }],
     ['an invalid user id', s => { s[USER_ID_KEY] = { id: 1 } }],
-    ['no login nonce', s => { delete s[LOGIN_NONCE_KEY] }],
     ['a login record of another user', s => { s[USER_ID_KEY] = 2 }],
     ['a forged auth hash in the login record', (_s, r) => { r.authHash = 'x'.repeat(43) }],
     ['no auth hash in the login record', (_s, r) => { delete r.authHash }],
@@ -88,7 +142,7 @@ t.test('a session with auth keys it did not get from login is anonymous', async 
   for (const [name, change] of tamper) {
     const cookie = await loginAs(app, 'ann', 'pw')
     const session = sessionOf(store, cookie)
-    change(session, map(store).get(`auth-login:${String(session[LOGIN_NONCE_KEY])}`)!)
+    change(session, map(store).get(`auth-login:${sessionIdOf(cookie)}`)!)
     const response = await app.inject({ url: '/whoami', headers: { cookie } })
     t.same(response.json(), { user: null, id: null }, name)
   }
@@ -130,4 +184,73 @@ t.test('a failing store answers 5xx', async t => {
   t.equal((await app.inject({ url: '/whoami', headers: { cookie } })).statusCode, 503, 'the login record cannot be read')
   store.get = (_id, callback) => callback(new Error('store down'), null)
   t.equal((await app.inject({ url: '/whoami', headers: { cookie } })).statusCode, 503, 'the session cannot be read')
+})
+
+t.test('user stores that answer synchronously, or with a thenable that is not a Promise, work alike', async t => {
+  type Answer = (user: unknown) => unknown
+  const ways: Array<[string, Answer, Answer]> = [
+    ['a plain value', user => user, () => { throw new Error('user store is down') }],
+    // A query builder (Knex, Mongoose queries) is a thenable: awaited like a promise.
+    ['a thenable', user => ({ then: (resolve: (value: unknown) => void) => resolve(user) }),
+      () => ({ then: (_resolve: unknown, reject: (error: unknown) => void) => reject(new Error('user store is down')) })]
+  ]
+  for (const [name, answer, failure] of ways) {
+    const { app, users, ann } = await setup(t)
+    const cookie = await loginAs(app, 'ann', 'pw')
+    let failing = false
+    users.findById = ((id: number) => {
+      users.calls.findById++
+      return failing ? failure(id) : answer(users.byId.get(Number(id)))
+    }) as never
+    const me = await app.inject({ url: '/me', headers: { cookie } })
+    t.equal(me.json().user?.username, 'ann', `${name}: the user is found`)
+    ann.isActive = false
+    t.same((await app.inject({ url: '/whoami', headers: { cookie } })).json(), { user: null, id: null }, `${name}: and still checked`)
+    ann.isActive = true
+    const again = await loginAs(app, 'ann', 'pw')
+    failing = true
+    const failed = await app.inject({ url: '/whoami', headers: { cookie: again } })
+    t.equal(failed.statusCode, 503, `${name}: a failure is a 503`)
+    t.equal(failed.json().code, 'FST_AUTH_USER_STORE_ERROR')
+    t.notMatch(failed.body, /down/, `${name}: without the store's message`)
+  }
+})
+
+t.test('a session store that answers later (Redis, a database) gives the same answers', async t => {
+  const store = new fastifySession.MemoryStore()
+  const later = (fn: () => void): void => { setImmediate(fn) }
+  const get = store.get.bind(store)
+  const set = store.set.bind(store)
+  const destroy = store.destroy.bind(store)
+  store.get = (id, callback) => later(() => get(id, callback))
+  store.set = (id, value, callback) => later(() => set(id, value, callback))
+  store.destroy = (id, callback) => later(() => destroy(id, callback))
+  const users = new TestUsers()
+  const { app } = await build(t, { users, plugin: { session: { secret: SECRET, store, cookie: { secure: false } } } })
+  users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+  const cookie = await loginAs(app, 'ann', 'pw')
+  t.equal((await app.inject({ url: '/me', headers: { cookie } })).json().user.username, 'ann')
+  map(store).delete(`auth-login:${sessionIdOf(cookie)}`)
+  t.same((await app.inject({ url: '/whoami', headers: { cookie } })).json(), { user: null, id: null }, 'a missing record, read later, is anonymous')
+  t.equal(sessionOf(store, cookie), undefined, 'and the session is flushed')
+  const again = await loginAs(app, 'ann', 'pw')
+  store.get = (id, callback) => later(() => id.startsWith('auth-login:') ? callback(new Error('store down')) : get(id, callback))
+  t.equal((await app.inject({ url: '/whoami', headers: { cookie: again } })).statusCode, 503, 'a failing record read is a 503')
+})
+
+t.test('a store that answers ENOENT for a missing record (session-file-store) gives an anonymous request, not a 5xx', async t => {
+  for (const later of [false, true]) {
+    const { app, store } = await setup(t)
+    const cookie = await loginAs(app, 'ann', 'pw')
+    const get = store.get.bind(store)
+    store.get = (id, callback) => {
+      if (!id.startsWith('auth-login:')) return get(id, callback)
+      const answer = (): void => callback(Object.assign(new Error('no such file'), { code: 'ENOENT' }), { userId: 1, authHash: 'x' })
+      if (later) setImmediate(answer)
+      else answer()
+    }
+    const response = await app.inject({ url: '/whoami', headers: { cookie } })
+    t.equal(response.statusCode, 200, later ? 'answered later' : 'answered at once')
+    t.same(response.json(), { user: null, id: null }, 'ENOENT is no record, whatever value comes with it')
+  }
 })

@@ -16,8 +16,13 @@ export interface Backend {
   readonly name: BackendName
   /** Cheap and synchronous: does this request carry a login for this backend at all? Anonymous requests stop here. */
   carries (request: FastifyRequest): boolean
-  /** The login this request carries, checked against the backend's own state, or null. Rejects on store failure. */
-  read (request: FastifyRequest): Promise<StoredLogin | null>
+  /**
+   * The login this request carries, checked against the backend's own state, or null; rejects on store failure. It
+   * may answer without a promise when it needs no I/O to (a store that answers synchronously): a promise on every
+   * authenticated request was a measurable part of the plugin's cost (bench/README.md). Never a promise's value
+   * otherwise: callers tell the two apart with `instanceof Promise`.
+   */
+  read (request: FastifyRequest): StoredLogin | null | Promise<StoredLogin | null>
   /** Records a login; resolves to the token when the backend issues one. */
   login (request: FastifyRequest, login: StoredLogin): Promise<string | undefined>
   /** Forgets the request's login so that nothing that carried it authenticates again. */
@@ -31,4 +36,8 @@ export interface Backend {
 export function isValidUserId (value: unknown): value is UserId {
   if (typeof value === 'string') return value.length > 0 && value.length <= 512
   return Number.isSafeInteger(value)
+}
+
+export function isPromiseLike (value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
 }

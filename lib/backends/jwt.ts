@@ -6,7 +6,7 @@ import { AUTH_HASH_KEY, BACKEND_KEY, USER_ID_KEY } from '../constants'
 import { InvalidOptionError, RevocationFailedError } from '../errors'
 import type { JwtClaims, JwtKey, ResolvedJwtOptions } from '../options'
 import { withTimeout } from '../store'
-import { isValidUserId, type Backend, type StoredLogin } from './backend'
+import { isPromiseLike, isValidUserId, type Backend, type StoredLogin } from './backend'
 
 /** What one request's token proved, and what the response must do with the token cookie. */
 interface TokenState {
@@ -85,10 +85,6 @@ function claimsOf (payload: Record<string, unknown>): JwtClaims | null {
 
 function loginOf (claims: JwtClaims | null): StoredLogin | null {
   return claims === null ? null : { userId: claims[USER_ID_KEY], authHash: claims[AUTH_HASH_KEY] }
-}
-
-function isPromiseLike (value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
 
 /**
@@ -207,9 +203,8 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     }
   }
 
-  async function isStillValid (claims: JwtClaims): Promise<boolean> {
-    if (isRevoked === undefined) return true
-    const revoked = await callHook('isRevoked', isRevoked, claims)
+  async function isStillValid (hook: (claims: JwtClaims) => unknown, claims: JwtClaims): Promise<boolean> {
+    const revoked = await callHook('isRevoked', hook, claims)
     if (typeof revoked !== 'boolean') {
       throw new RevocationFailedError('isRevoked', { cause: new TypeError(`isRevoked returned ${typeof revoked}, not a boolean`) })
     }
@@ -220,15 +215,23 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     return ((request as TokenRequest)[kToken] ??= { claims: null, cookie: undefined })
   }
 
-  async function read (request: FastifyRequest): Promise<StoredLogin | null> {
+  /** Without a promise unless an `isRevoked` hook has to be asked (see Backend.read). */
+  function read (request: FastifyRequest): StoredLogin | null | Promise<StoredLogin | null> {
     const known = (request as TokenRequest)[kToken]
     if (known !== null) return loginOf(known.claims)
     const state = stateOf(request)
     const token = tokenOf(request)
     const claims = token === undefined ? null : verify(request, token)
-    if (claims === null || !await isStillValid(claims)) return null
-    state.claims = claims
-    return loginOf(claims)
+    if (claims === null) return null
+    if (isRevoked === undefined) {
+      state.claims = claims
+      return loginOf(claims)
+    }
+    return isStillValid(isRevoked, claims).then(valid => {
+      if (!valid) return null
+      state.claims = claims
+      return loginOf(claims)
+    })
   }
 
   function carries (request: FastifyRequest): boolean {

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AUTH_HASH_KEY, BACKEND_KEY, LOGIN_NONCE_KEY, USER_ID_KEY } from '../constants'
 import { SessionUnavailableError } from '../errors'
-import { storeCall, timedStore, withTimeout, type SessionStore } from '../store'
+import { storeCall, storeGet, timedStore, withTimeout, type SessionStore } from '../store'
 import { isValidUserId, type Backend, type StoredLogin } from './backend'
 import type { UserId } from '../options'
 
@@ -24,10 +23,11 @@ interface LoginRecord {
   authHash: unknown
 }
 
-// AUTH_HASH_KEY is no longer written, but a session from an earlier version may hold it: it is not carried over.
+// AUTH_HASH_KEY and LOGIN_NONCE_KEY are no longer written, but a session from an earlier version may hold them: they
+// are not carried over.
 const AUTH_KEYS = [USER_ID_KEY, BACKEND_KEY, AUTH_HASH_KEY, LOGIN_NONCE_KEY]
 
-/** The nonce of the login this request made, until the request ends. */
+/** The session id of the login this request made, until the request ends. */
 const kLoginMade = Symbol('fastify-auth-helpers.loginMade')
 
 type MarkedRequest = FastifyRequest & { [kLoginMade]?: string }
@@ -39,17 +39,22 @@ type MarkedRequest = FastifyRequest & { [kLoginMade]?: string }
  */
 const kCheckedLogin = Symbol('fastify-auth-helpers.checkedLogin')
 
-type CheckingRequest = FastifyRequest & { [kCheckedLogin]?: { nonce: string, userId: UserId } }
+type CheckingRequest = FastifyRequest & { [kCheckedLogin]?: { sessionId: string, userId: UserId } }
 
 /**
  * Why a login record: `@fastify/session` saves a request's session when it ends. A request that loaded the
  * session before a logout and ends after it writes the logged-in session back under the old id, and the old cookie
  * works again (Django #21608, express-session #632). No store offers an atomic "save if it still exists", so the
  * login itself lives in a second store entry that only login writes and logout deletes: a session revived by a
- * stale save still names a record that is gone, and reads as anonymous. It holds across instances sharing a store.
+ * stale save has no record under its id any more, and reads as anonymous. It holds across instances sharing a store.
+ *
+ * The record is named after the session id, which login always renews, so the session itself holds nothing but the
+ * two keys of API.md: every key in it costs each request a serialization and a hash in @fastify/session
+ * (bench/README.md). The price: an app's own `session.regenerate()` gives the session an id without a record, and so
+ * ends the login, as it ends it in Django; the app logs the user in again instead (README, "Session backend").
  */
-function recordKey (nonce: string): string {
-  return `auth-login:${nonce}`
+function recordKey (sessionId: string): string {
+  return `auth-login:${sessionId}`
 }
 
 function sessionOf (request: FastifyRequest): SessionLike | null {
@@ -59,6 +64,10 @@ function sessionOf (request: FastifyRequest): SessionLike | null {
 
 function timedStoreOf (request: FastifyRequest, storeTimeout: number): SessionStore {
   return timedStore((request as unknown as { sessionStore: SessionStore }).sessionStore, storeTimeout)
+}
+
+function none (): null {
+  return null
 }
 
 /** The status Fastify's error handler gives an error: its own when that is a 4xx, else 500. */
@@ -76,17 +85,17 @@ function statusOf (error: { statusCode?: unknown, status?: unknown }): number {
  */
 export function abandonFailedLogin (storeTimeout: number) {
   return async function abandonFailedLogin (request: FastifyRequest, _reply: unknown, error: Error & { statusCode?: unknown }): Promise<void> {
-    const nonce = (request as MarkedRequest)[kLoginMade]
-    if (nonce === undefined || statusOf(error) < 500) return
+    const sessionId = (request as MarkedRequest)[kLoginMade]
+    if (sessionId === undefined || statusOf(error) < 500) return
     ;(request as MarkedRequest)[kLoginMade] = undefined
     const session = sessionOf(request)
-    if (session !== null && session[LOGIN_NONCE_KEY] === nonce) {
+    if (session !== null && session.sessionId === sessionId) {
       for (const key of AUTH_KEYS) delete session[key]
       // @fastify/session neither saves nor sets a cookie for a request without a session.
       ;(request as unknown as { session: null }).session = null
     }
     try {
-      await storeCall(timedStoreOf(request, storeTimeout), 'destroy', recordKey(nonce))
+      await storeCall(timedStoreOf(request, storeTimeout), 'destroy', recordKey(sessionId))
     } catch (err) {
       // The session naming the record was never handed out, so the record is unreachable: log and move on.
       request.log.error({ err }, 'fastify-auth-helpers: could not delete the record of a failed login')
@@ -108,10 +117,10 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
    * to it. `@fastify/session` sees the new id and expires the old cookie itself.
    */
   async function flush (request: FastifyRequest, session: SessionLike): Promise<void> {
-    const nonce = session[LOGIN_NONCE_KEY]
     const store = storeOf(request)
-    // The record goes first: once it is gone the login is dead, whatever happens to the session entry after.
-    if (typeof nonce === 'string') await storeCall(store, 'destroy', recordKey(nonce))
+    // The record goes first: once it is gone the login is dead, whatever happens to the session entry after. Deleted
+    // even when the session names no user: an app that removed the user's key by hand left the record behind.
+    await storeCall(store, 'destroy', recordKey(session.sessionId))
     await withTimeout(session.regenerate([]), storeTimeout, 'regenerate')
     await storeCall(store, 'destroy', (sessionOf(request) as SessionLike).sessionId)
   }
@@ -124,23 +133,19 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
       return session?.[USER_ID_KEY] != null
     },
 
-    async read (request) {
+    // Not async: with a store that answers at once (MemoryStore), a valid login is read without a promise.
+    read (request) {
       const session = sessionOf(request)
       const userId = session?.[USER_ID_KEY]
       // No login at all, as `carries` sees it: an anonymous visitor's session and its data are not ours to flush.
       if (session == null || userId == null) return null
-      const nonce = session[LOGIN_NONCE_KEY]
-      if (session[BACKEND_KEY] !== 'session' || !isValidUserId(userId) || typeof nonce !== 'string') {
-        await flush(request, session)
-        return null
-      }
-      const record = await storeCall(storeOf(request), 'get', recordKey(nonce)) as LoginRecord | null | undefined
-      if (record == null || record.userId !== userId) {
-        await flush(request, session)
-        return null
-      }
-      ;(request as CheckingRequest)[kCheckedLogin] = { nonce, userId }
-      return { userId, authHash: record.authHash }
+      if (session[BACKEND_KEY] !== 'session' || !isValidUserId(userId)) return flush(request, session).then(none)
+      const sessionId = session.sessionId
+      return storeGet(storeOf(request), recordKey(sessionId), (record) => {
+        if (record == null || (record as LoginRecord).userId !== userId) return flush(request, session).then(none)
+        ;(request as CheckingRequest)[kCheckedLogin] = { sessionId, userId }
+        return { userId, authHash: (record as LoginRecord).authHash }
+      })
     },
 
     async login (request, { userId, authHash }: StoredLogin) {
@@ -148,23 +153,21 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
       if (session === null) throw new SessionUnavailableError()
       const store = storeOf(request)
       const previousUser = session[USER_ID_KEY]
-      const previousNonce = session[LOGIN_NONCE_KEY]
       // Same visitor, same user (or nobody yet): keep their session data. Another user's data is not theirs.
       const keep = previousUser == null || String(previousUser) === String(userId)
         ? Object.keys(session).filter(key => key !== 'cookie' && !dropped.has(key))
         : []
-      if (typeof previousNonce === 'string') await storeCall(store, 'destroy', recordKey(previousNonce))
-      // A new session id on every login defeats session fixation.
+      if (previousUser != null) await storeCall(store, 'destroy', recordKey(session.sessionId))
+      // A new session id on every login defeats session fixation, and names a record no earlier login had.
       await withTimeout(session.regenerate(keep), storeTimeout, 'regenerate')
       const fresh = sessionOf(request) as SessionLike
-      const nonce = randomBytes(18).toString('base64url')
+      const sessionId = fresh.sessionId
       // The record carries the session's cookie so that stores which expire entries (connect-redis) expire both alike.
-      await storeCall(store, 'set', recordKey(nonce), { cookie: fresh.cookie, userId, authHash } satisfies LoginRecord)
+      await storeCall(store, 'set', recordKey(sessionId), { cookie: fresh.cookie, userId, authHash } satisfies LoginRecord)
       fresh[USER_ID_KEY] = userId
       fresh[BACKEND_KEY] = 'session'
-      fresh[LOGIN_NONCE_KEY] = nonce
-      ;(request as CheckingRequest)[kCheckedLogin] = { nonce, userId }
-      ;(request as MarkedRequest)[kLoginMade] = nonce
+      ;(request as CheckingRequest)[kCheckedLogin] = { sessionId, userId }
+      ;(request as MarkedRequest)[kLoginMade] = sessionId
       return undefined
     },
 
@@ -175,7 +178,7 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
 
     storedUserId (request) {
       const checked = (request as CheckingRequest)[kCheckedLogin]
-      return checked !== undefined && sessionOf(request)?.[LOGIN_NONCE_KEY] === checked.nonce ? checked.userId : null
+      return checked !== undefined && sessionOf(request)?.sessionId === checked.sessionId ? checked.userId : null
     }
   }
 }
