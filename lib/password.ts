@@ -105,10 +105,11 @@ export class PasswordHasher {
 
   /**
    * A hash of a random password with the current parameters. Failure paths verify against it, so an unknown
-   * user costs one argon2 verify, like a wrong password does.
+   * user costs one argon2 verify, like a wrong password does. Made outside the queue: it is made once (at ready,
+   * before any request), and a verify must never wait in the queue for a dummy queued behind its own slot.
    */
   dummyHash (): Promise<string> {
-    this.#dummy ??= this.hash(randomBytes(16).toString('base64url'))
+    this.#dummy ??= argon2.hash(randomBytes(16).toString('base64url'), this.#options)
     return this.#dummy
   }
 
@@ -116,17 +117,23 @@ export class PasswordHasher {
    * Exactly one argon2 verify that does the work: against `hash` when it is usable, else against the dummy hash. A
    * hash that argon2 refuses after all (it asks for more memory than can be allocated) fails in microseconds, so it
    * is followed by the dummy verify too: never a 500, and no faster than a wrong password.
+   *
+   * The whole check takes one turn in the queue, entered at the same point whatever `hash` is: a hash argon2 refuses
+   * does not go back to the end of the queue for its dummy verify, which under load would answer later than a wrong
+   * password and tell the two apart.
    */
   async verify (hash: unknown, plain: string): Promise<boolean> {
     const password = normalize(plain)
-    if (isArgon2Hash(hash)) {
-      try {
-        return await this.#gate.run(() => argon2.verify(hash, password))
-      } catch {}
-    }
     const dummy = await this.dummyHash()
-    await this.#gate.run(() => argon2.verify(dummy, password))
-    return false
+    return this.#gate.run(async () => {
+      if (isArgon2Hash(hash)) {
+        try {
+          return await argon2.verify(hash, password)
+        } catch {}
+      }
+      await argon2.verify(dummy, password)
+      return false
+    })
   }
 
   needsRehash (hash: string): boolean {

@@ -2,6 +2,7 @@ import t from 'tap'
 import { availableParallelism } from 'node:os'
 import { Gate, PasswordHasher, argon2Concurrency } from '../lib/password'
 import { TEST_HASH_OPTIONS, build, hashOf } from './helper'
+import { spyOnVerify } from './argon2-spy'
 
 function deferred (): { promise: Promise<void>, resolve: () => void, reject: (error: Error) => void } {
   let resolve!: () => void
@@ -79,4 +80,17 @@ t.test('eight logins at once all succeed through the queue', async t => {
     app.inject({ method: 'POST', url: '/login', payload: { username: `user${i + 1}`, password: i === 3 ? 'bad' : 'pw' } })))
   t.same(responses.map(r => r.statusCode), [200, 200, 200, 401, 200, 200, 200, 200])
   t.same(responses.filter(r => r.statusCode === 200).map(r => r.json().id), [1, 2, 3, 5, 6, 7, 8])
+})
+
+t.test('a hash argon2 refuses takes one turn in the queue, like any other check, not a second one for its dummy verify', async t => {
+  const hasher = new PasswordHasher(TEST_HASH_OPTIONS, 1)
+  const dummy = await hasher.dummyHash()
+  const right = await hashOf('right')
+  const refused = `$argon2id$v=19$m=4294967295,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$${'A'.repeat(43)}`
+  const calls = spyOnVerify(t)
+  // Both enter the queue in the same tick; the first holds the one slot while the second waits.
+  const answers = await Promise.all([hasher.verify(refused, 'x'), hasher.verify(right, 'right')])
+  t.same(answers, [false, true])
+  t.same(calls.map(call => call.digest), [refused, dummy, right],
+    'the refused hash is followed by its dummy verify in the same turn, before the check that queued behind it')
 })
