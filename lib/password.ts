@@ -1,6 +1,7 @@
 import * as argon2 from 'argon2'
 import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
+import { BusyError } from './errors'
 import type { HashOptions } from './options'
 
 /**
@@ -62,14 +63,29 @@ export function argon2Concurrency (parallelism = ARGON2_DEFAULT_PARALLELISM, cor
   return Math.max(1, Math.floor(cores / parallelism))
 }
 
-/** Runs at most `limit` tasks at once; the others wait their turn, first come first served. */
+/**
+ * Runs at most `limit` tasks at once; up to `maxQueued` others wait their turn, first come first served, and the
+ * rest are refused at once with BusyError, their task never run. Without the bound a flood of logins would queue
+ * without end, each holding its request, and be hashed long after its client gave up.
+ */
 export class Gate {
   #running = 0
   readonly #waiting: Array<() => void> = []
 
-  constructor (readonly limit: number) {}
+  constructor (readonly limit: number, readonly maxQueued: number) {}
+
+  /** How many tasks wait for a slot. */
+  get queued (): number {
+    return this.#waiting.length
+  }
+
+  /** Whether a task given now would be refused. */
+  get full (): boolean {
+    return this.#running >= this.limit && this.#waiting.length >= this.maxQueued
+  }
 
   async run<T> (task: () => Promise<T>): Promise<T> {
+    if (this.full) throw new BusyError()
     if (this.#running < this.limit) this.#running++
     else await new Promise<void>(resolve => this.#waiting.push(resolve))
     try {
@@ -83,19 +99,36 @@ export class Gate {
   }
 }
 
+export interface QueueOptions {
+  /** How many argon2 calls run at once. Default: `argon2Concurrency(parallelism)`. */
+  concurrency?: number
+  /** How many more may wait for a slot before the rest are refused with BusyError. */
+  maxQueued: number
+}
+
 export class PasswordHasher {
   readonly #options: HashOptions & { type: typeof argon2.argon2id }
   readonly #gate: Gate
   #dummy: Promise<string> | undefined
 
-  constructor (options: HashOptions, concurrency = argon2Concurrency(options.parallelism)) {
+  constructor (options: HashOptions, { concurrency = argon2Concurrency(options.parallelism), maxQueued }: QueueOptions) {
     this.#options = { ...options, type: argon2.argon2id }
-    this.#gate = new Gate(concurrency)
+    this.#gate = new Gate(concurrency, maxQueued)
   }
 
   /** How many argon2 calls this hasher runs at once. */
   get concurrency (): number {
     return this.#gate.limit
+  }
+
+  /** Whether an argon2 call made now would be refused with BusyError. */
+  get full (): boolean {
+    return this.#gate.full
+  }
+
+  /** How many argon2 calls wait for a slot. */
+  get queued (): number {
+    return this.#gate.queued
   }
 
   hash (plain: string): Promise<string> {
