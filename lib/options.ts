@@ -93,10 +93,11 @@ function sessionSecret (session: RawOptions['session']): string | undefined {
 
 /**
  * How many argon2 calls may wait for a slot before more are refused with FST_AUTH_BUSY (503). A verify with argon2's
- * default parameters takes 50 to 100 ms on one lane of an idle machine (300 ms on the 2-core test machine under load),
- * so the last of 100 waits 5 to 10 seconds there: about as long as anyone watches a login form spin, and well inside
- * the 30 to 60 s after which proxies give up. A longer queue would spend argon2 time on clients that have already
- * gone, and hold each one's request and body meanwhile. More lanes (cores / parallelism) divide the wait.
+ * default parameters takes 50 to 100 ms on one lane of an idle machine, so the last of 100 waits 5 to 10 s: about as
+ * long as anyone watches a login form spin, and inside the 30 to 60 s after which proxies give up. A longer queue
+ * would spend argon2 time on clients that have already gone, and hold each one's request and body meanwhile. More
+ * lanes (cores / parallelism) divide the wait; a loaded machine multiplies it (300 ms a verify on the 2-core test
+ * machine while other work ran), and such a machine wants a lower bound.
  */
 const DEFAULT_MAX_QUEUED_HASHES = 100
 
