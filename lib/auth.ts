@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { isSupportedBackend, type BackendName } from './constants'
 import {
-  AuthenticationError, BackendNotConfiguredError, InvalidOptionError, UnsupportedBackendError, UserStoreError
+  AuthenticationError, BackendNotConfiguredError, BusyError, InvalidOptionError, UnsupportedBackendError, UserStoreError
 } from './errors'
 import type { LoginFailureReason, ResolvedOptions, User, UserId } from './options'
 import { isArgon2Hash, isWellFormed, type PasswordHasher } from './password'
@@ -122,7 +122,8 @@ function byteLength (value: string): number {
 
 /**
  * Checks a username and password against the user store. Every way of failing gives the same error after the
- * same work (one user lookup, one argon2 verify), so neither the answer nor its timing tells them apart.
+ * same work (one user lookup, one argon2 verify), so neither the answer nor its timing tells them apart. When
+ * argon2's queue is full it rejects with BusyError (503) instead, for the load alone: see below.
  */
 export async function authenticate (request: FastifyRequest, username: unknown, password: unknown): Promise<User> {
   const { options, hasher } = stateOf(request)
@@ -138,6 +139,10 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
       !isWellFormed(username) || !isWellFormed(password)) {
     return fail('invalid-input')
   }
+  // A full queue is refused before the user store is asked (a flood costs no lookups), and the verify below is
+  // refused the same way if the queue filled meanwhile: either way the refusal depends on the queue alone, not on
+  // whether the user exists. It is not a failed login (no password was checked), so onLoginFailed is not called.
+  if (hasher.full) throw new BusyError()
 
   const user = await askUsers('findByUsername', () => options.users.findByUsername(username))
   const storedHash = user == null ? undefined : options.getPasswordHash(user)

@@ -38,5 +38,12 @@ export const SessionUnavailableError = createError(
   'FST_AUTH_SESSION_UNAVAILABLE',
   'This request has no session: its path is outside the session cookie path, or logout already ended it', 500)
 
+/**
+ * argon2's queue is full: the call is refused before any hashing, for the load alone, so it says nothing about the
+ * username or password it carried. A 503 rather than a 401: nobody's credentials were checked.
+ */
+export const BusyError = createError(
+  'FST_AUTH_BUSY', 'The server is busy hashing passwords: try again later', 503)
+
 export const RevocationFailedError = createError<[string, { cause: unknown }]>(
   'FST_AUTH_REVOCATION_FAILED', 'The token revocation hook `jwt.%s` failed or did not answer in time', 503)

@@ -90,7 +90,7 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     options,
     backends,
     resolutionOrder,
-    hasher: new PasswordHasher(options.hashOptions),
+    hasher: new PasswordHasher(options.hashOptions, { maxQueued: options.maxQueuedHashes }),
     defaultBackend: options.defaultBackend,
     authHash: createAuthHasher(options.authHashSecret, options.getPasswordHash, options.getUserId)
   }

@@ -23,6 +23,7 @@ export interface RawOptions {
   hashOptions?: HashOptions
   maxPasswordLength?: number
   maxUsernameLength?: number
+  maxQueuedHashes?: number
   rotateOnLogin?: unknown
   onLogin?: (event: { request: FastifyRequest, user: User, backend: BackendName }) => unknown
   onLogout?: (event: { request: FastifyRequest, userId: UserId | null, backend: BackendName }) => unknown
@@ -42,6 +43,7 @@ export interface ResolvedOptions {
   hashOptions: HashOptions
   maxPasswordLength: number
   maxUsernameLength: number
+  maxQueuedHashes: number
   rotateOnLogin: readonly string[]
   storeTimeout: number
   onLogin: RawOptions['onLogin']
@@ -88,6 +90,16 @@ function sessionSecret (session: RawOptions['session']): string | undefined {
   }
   return typeof secret === 'string' ? secret : undefined
 }
+
+/**
+ * How many argon2 calls may wait for a slot before more are refused with FST_AUTH_BUSY (503). A verify with argon2's
+ * default parameters takes 50 to 100 ms on one lane of an idle machine, so the last of 100 waits 5 to 10 s: about as
+ * long as anyone watches a login form spin, and inside the 30 to 60 s after which proxies give up. A longer queue
+ * would spend argon2 time on clients that have already gone, and hold each one's request and body meanwhile. More
+ * lanes (cores / parallelism) divide the wait; a loaded machine multiplies it (300 ms a verify on the 2-core test
+ * machine while other work ran), and such a machine wants a lower bound.
+ */
+const DEFAULT_MAX_QUEUED_HASHES = 100
 
 const HASH_OPTION_NAMES = ['memoryCost', 'timeCost', 'parallelism'] as const
 
@@ -136,6 +148,7 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
   for (const key of HASH_OPTION_NAMES) checkPositiveInteger(hashOptions[key], `hashOptions.${key}`)
   checkPositiveInteger(options.maxPasswordLength, 'maxPasswordLength')
   checkPositiveInteger(options.maxUsernameLength, 'maxUsernameLength')
+  checkPositiveInteger(options.maxQueuedHashes, 'maxQueuedHashes')
   const rotateOnLogin = options.rotateOnLogin ?? ['_csrf']
   if (!Array.isArray(rotateOnLogin) || !rotateOnLogin.every(key => typeof key === 'string')) {
     fail('`rotateOnLogin` must be an array of session key names')
@@ -153,6 +166,7 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
     hashOptions: { ...hashOptions },
     maxPasswordLength: options.maxPasswordLength ?? 4096,
     maxUsernameLength: options.maxUsernameLength ?? 512,
+    maxQueuedHashes: options.maxQueuedHashes ?? DEFAULT_MAX_QUEUED_HASHES,
     rotateOnLogin: [...rotateOnLogin],
     storeTimeout: session?.storeTimeout ?? 5000,
     onLogin: options.onLogin,

@@ -1,6 +1,7 @@
 import * as argon2 from 'argon2'
 import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
+import { BusyError } from './errors'
 import type { HashOptions } from './options'
 
 /**
@@ -62,14 +63,29 @@ export function argon2Concurrency (parallelism = ARGON2_DEFAULT_PARALLELISM, cor
   return Math.max(1, Math.floor(cores / parallelism))
 }
 
-/** Runs at most `limit` tasks at once; the others wait their turn, first come first served. */
+/**
+ * Runs at most `limit` tasks at once; up to `maxQueued` others wait their turn, first come first served, and the
+ * rest are refused at once with BusyError, their task never run. Without the bound a flood of logins would queue
+ * without end, each holding its request, and be hashed long after its client gave up.
+ */
 export class Gate {
   #running = 0
   readonly #waiting: Array<() => void> = []
 
-  constructor (readonly limit: number) {}
+  constructor (readonly limit: number, readonly maxQueued: number) {}
+
+  /** How many tasks wait for a slot. */
+  get queued (): number {
+    return this.#waiting.length
+  }
+
+  /** Whether a task given now would be refused. */
+  get full (): boolean {
+    return this.#running >= this.limit && this.#waiting.length >= this.maxQueued
+  }
 
   async run<T> (task: () => Promise<T>): Promise<T> {
+    if (this.full) throw new BusyError()
     if (this.#running < this.limit) this.#running++
     else await new Promise<void>(resolve => this.#waiting.push(resolve))
     try {
@@ -83,19 +99,36 @@ export class Gate {
   }
 }
 
+export interface QueueOptions {
+  /** How many argon2 calls run at once. Default: `argon2Concurrency(parallelism)`. */
+  concurrency?: number
+  /** How many more may wait for a slot before the rest are refused with BusyError. */
+  maxQueued: number
+}
+
 export class PasswordHasher {
   readonly #options: HashOptions & { type: typeof argon2.argon2id }
   readonly #gate: Gate
   #dummy: Promise<string> | undefined
 
-  constructor (options: HashOptions, concurrency = argon2Concurrency(options.parallelism)) {
+  constructor (options: HashOptions, { concurrency = argon2Concurrency(options.parallelism), maxQueued }: QueueOptions) {
     this.#options = { ...options, type: argon2.argon2id }
-    this.#gate = new Gate(concurrency)
+    this.#gate = new Gate(concurrency, maxQueued)
   }
 
   /** How many argon2 calls this hasher runs at once. */
   get concurrency (): number {
     return this.#gate.limit
+  }
+
+  /** Whether an argon2 call made now would be refused with BusyError. */
+  get full (): boolean {
+    return this.#gate.full
+  }
+
+  /** How many argon2 calls wait for a slot. */
+  get queued (): number {
+    return this.#gate.queued
   }
 
   hash (plain: string): Promise<string> {
@@ -105,10 +138,11 @@ export class PasswordHasher {
 
   /**
    * A hash of a random password with the current parameters. Failure paths verify against it, so an unknown
-   * user costs one argon2 verify, like a wrong password does.
+   * user costs one argon2 verify, like a wrong password does. Made outside the queue: it is made once (at ready,
+   * before any request), and a verify must never wait in the queue for a dummy queued behind its own slot.
    */
   dummyHash (): Promise<string> {
-    this.#dummy ??= this.hash(randomBytes(16).toString('base64url'))
+    this.#dummy ??= argon2.hash(randomBytes(16).toString('base64url'), this.#options)
     return this.#dummy
   }
 
@@ -116,17 +150,23 @@ export class PasswordHasher {
    * Exactly one argon2 verify that does the work: against `hash` when it is usable, else against the dummy hash. A
    * hash that argon2 refuses after all (it asks for more memory than can be allocated) fails in microseconds, so it
    * is followed by the dummy verify too: never a 500, and no faster than a wrong password.
+   *
+   * The whole check takes one turn in the queue, entered at the same point whatever `hash` is: a hash argon2 refuses
+   * does not go back to the end of the queue for its dummy verify, which under load would answer later than a wrong
+   * password and tell the two apart.
    */
   async verify (hash: unknown, plain: string): Promise<boolean> {
     const password = normalize(plain)
-    if (isArgon2Hash(hash)) {
-      try {
-        return await this.#gate.run(() => argon2.verify(hash, password))
-      } catch {}
-    }
     const dummy = await this.dummyHash()
-    await this.#gate.run(() => argon2.verify(dummy, password))
-    return false
+    return this.#gate.run(async () => {
+      if (isArgon2Hash(hash)) {
+        try {
+          return await argon2.verify(hash, password)
+        } catch {}
+      }
+      await argon2.verify(dummy, password)
+      return false
+    })
   }
 
   needsRehash (hash: string): boolean {

@@ -37,6 +37,10 @@ t.test('bad options fail registration with a message that names the option', asy
     ['bad hashOptions', { users, session, hashOptions: { memoryCost: -1 } }, /hashOptions\.memoryCost/],
     ['hashOptions not an object', { users, session, hashOptions: 1 }, /`hashOptions` must be an object/],
     ['bad maxPasswordLength', { users, session, maxPasswordLength: 0 }, /maxPasswordLength/],
+    ['maxQueuedHashes of 0', { users, session, maxQueuedHashes: 0 }, /`maxQueuedHashes` must be a positive integer/],
+    ['fractional maxQueuedHashes', { users, session, maxQueuedHashes: 1.5 }, /`maxQueuedHashes` must be a positive integer/],
+    ['maxQueuedHashes as a string', { users, session, maxQueuedHashes: '100' }, /`maxQueuedHashes` must be a positive integer/],
+    ['unbounded maxQueuedHashes', { users, session, maxQueuedHashes: Infinity }, /`maxQueuedHashes` must be a positive integer/],
     ['bad storeTimeout', { users, session: { ...session, storeTimeout: 1.5 } }, /session\.storeTimeout/],
     ['no backend at all', { users }, /default backend "session" is not configured/],
     ['no key for the auth hash', { users, session: { secret: { sign: (v: string) => v, unsign: () => ({ valid: false }) } } }, /authHashSecret/]

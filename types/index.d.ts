@@ -174,6 +174,12 @@ declare namespace fastifyAuthHelpers {
     /** Usernames longer than this many UTF-8 bytes are refused before lookup. Default 512. */
     maxUsernameLength?: number
     /**
+     * How many argon2 calls (logins, `hashPassword`, rehashes) may wait for one of the `cores / parallelism` slots.
+     * Past it, `authenticate` and `hashPassword` fail at once with 503 `FST_AUTH_BUSY`, whoever the username names.
+     * A positive integer. Default 100.
+     */
+    maxQueuedHashes?: number
+    /**
      * Session keys that hold per-session secrets, dropped at login even when the rest of the visitor's session is
      * kept, so that they are made anew. Default `['_csrf']` (@fastify/csrf-protection's secret), as Django's login
      * rotates the CSRF token.

@@ -28,6 +28,13 @@ test('registration takes the documented options', () => {
   expect(app.register(auth, { session: { secret: 'x'.repeat(32) } })).type.toRaiseError()
 })
 
+test('maxQueuedHashes is a number', () => {
+  const users = { findByUsername: async () => appUser, findById: async () => null }
+  expect(app.register(auth, { users, session: { secret: 'x'.repeat(32) }, maxQueuedHashes: 50 })).type.not.toRaiseError()
+  expect(app.register(auth, { users, session: { secret: 'x'.repeat(32) }, maxQueuedHashes: '50' })).type.toRaiseError()
+  expect(app.register(auth, { users, session: { secret: 'x'.repeat(32) }, maxQueuedHashes: null })).type.toRaiseError()
+})
+
 test('request.user is the declared user type, never any', () => {
   expect(request.user).type.toBe<AppUser | null>()
   expect(request.authenticate('a', 'b')).type.toBe<Promise<AppUser>>()
