@@ -8,6 +8,7 @@ import {
 import { AuthenticationError, InvalidOptionError, UnauthorizedError } from './errors'
 import { resolveOptions, type RawOptions, type ResolvedOptions } from './options'
 import { PasswordHasher, isWellFormed } from './password'
+import { cachingSigner } from './signer'
 import { timedStore, type SessionStore } from './store'
 import {
   authenticate, backendNamed, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
@@ -19,7 +20,7 @@ import { createJwtBackend } from './backends/jwt'
 
 /** @fastify/session options with the plugin's defaults: see "Session defaults" in the README for each reason. */
 function sessionOptions (options: ResolvedOptions & { session: object }): Record<string, unknown> {
-  const { storeTimeout: _timeout, cookie, store, ...rest } = options.session
+  const { storeTimeout: _timeout, cacheSize: _cacheSize, cookie, store, secret, ...rest } = options.session
   return {
     // An anonymous visitor costs no store write and gets no cookie.
     saveUninitialized: false,
@@ -27,6 +28,10 @@ function sessionOptions (options: ResolvedOptions & { session: object }): Record
     // buys no safety: sessions expire at the fixed time login gave them unless the app asks for rolling ones.
     rolling: false,
     ...rest,
+    // The same signatures as @fastify/session's own signer, each checked once rather than on every request.
+    secret: typeof secret === 'string' || Buffer.isBuffer(secret) || Array.isArray(secret)
+      ? cachingSigner(secret, rest.algorithm as string | undefined, options.sessionCacheSize)
+      : secret,
     cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: true, ...(cookie as object | undefined) },
     store: timedStore((store ?? new MemoryStore()) as SessionStore, options.storeTimeout)
   }

@@ -17,7 +17,7 @@ export interface RawOptions {
   getUserId?: (user: User) => unknown
   getPasswordHash?: (user: User) => unknown
   isActive?: (user: User) => boolean
-  session?: Record<string, unknown> & { secret?: unknown, storeTimeout?: number, cookieName?: string }
+  session?: Record<string, unknown> & { secret?: unknown, storeTimeout?: number, cacheSize?: number, cookieName?: string }
   jwt?: Record<string, unknown>
   authHashSecret?: string | Buffer
   hashOptions?: HashOptions
@@ -46,6 +46,8 @@ export interface ResolvedOptions {
   maxQueuedHashes: number
   rotateOnLogin: readonly string[]
   storeTimeout: number
+  /** Session cookie signatures remembered by the signer the plugin gives @fastify/session (lib/signer.ts). */
+  sessionCacheSize: number
   onLogin: RawOptions['onLogin']
   onLogout: RawOptions['onLogout']
   onLoginFailed: RawOptions['onLoginFailed']
@@ -67,6 +69,12 @@ function checkFunction (value: unknown, name: string, required = false): void {
 function checkPositiveInteger (value: unknown, name: string): void {
   if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) > 0)) {
     fail(`\`${name}\` must be a positive integer`)
+  }
+}
+
+function checkCacheSize (value: unknown, name: string): void {
+  if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 0)) {
+    fail(`\`${name}\` must be a whole number, 0 to turn the cache off`)
   }
 }
 
@@ -124,10 +132,12 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
     if (session === null || typeof session !== 'object') fail('`session` must be an object of @fastify/session options')
     // A rotation's secrets all verify cookies, so each is held to the string's minimum.
     const secrets = Array.isArray(session.secret) ? session.secret as unknown[] : [session.secret]
+    if (secrets.length === 0) fail('`session.secret` is an empty array: give it at least one secret')
     if (secrets.some(secret => (typeof secret === 'string' || Buffer.isBuffer(secret)) && secret.length < 32)) {
       fail('`session.secret` must be at least 32 characters long (each of them, in a rotation)')
     }
     checkTimeout(session.storeTimeout, 'session.storeTimeout')
+    checkCacheSize(session.cacheSize, 'session.cacheSize')
   }
   const jwt = options.jwt === undefined ? undefined : resolveJwtOptions(options.jwt, session)
 
@@ -169,6 +179,7 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
     maxQueuedHashes: options.maxQueuedHashes ?? DEFAULT_MAX_QUEUED_HASHES,
     rotateOnLogin: [...rotateOnLogin],
     storeTimeout: session?.storeTimeout ?? 5000,
+    sessionCacheSize: session?.cacheSize ?? 10_000,
     onLogin: options.onLogin,
     onLogout: options.onLogout,
     onLoginFailed: options.onLoginFailed
@@ -364,9 +375,7 @@ export function resolveJwtOptions (jwt: unknown, session: RawOptions['session'])
   // A revoke() that nothing checks would make logout look final when it is not.
   if (jwt.revoke !== undefined && jwt.isRevoked === undefined) fail('`jwt.revoke` needs `jwt.isRevoked` to check it')
   checkTimeout(jwt.storeTimeout, 'jwt.storeTimeout')
-  if (jwt.cacheSize !== undefined && !(Number.isSafeInteger(jwt.cacheSize) && (jwt.cacheSize as number) >= 0)) {
-    fail('`jwt.cacheSize` must be a whole number, 0 to turn the cache off')
-  }
+  checkCacheSize(jwt.cacheSize, 'jwt.cacheSize')
   return {
     keys: resolveJwtKeys(jwt),
     expiresIn: seconds(jwt.expiresIn ?? '15m'),

@@ -33,6 +33,8 @@ test('maxQueuedHashes is a number', () => {
   expect(app.register(auth, { users, session: { secret: 'x'.repeat(32) }, maxQueuedHashes: 50 })).type.not.toRaiseError()
   expect(app.register(auth, { users, session: { secret: 'x'.repeat(32) }, maxQueuedHashes: '50' })).type.toRaiseError()
   expect(app.register(auth, { users, session: { secret: 'x'.repeat(32) }, maxQueuedHashes: null })).type.toRaiseError()
+  expect(app.register(auth, { users, session: { secret: 'x'.repeat(32), cacheSize: 0, storeTimeout: 2000 } })).type.not.toRaiseError()
+  expect(app.register(auth, { users, session: { secret: 'x'.repeat(32), cacheSize: '100' } })).type.toRaiseError()
 })
 
 test('request.user is the declared user type, never any', () => {
