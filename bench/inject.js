@@ -13,8 +13,11 @@ const path = require('node:path')
 const { variants } = require('./apps')
 const { interleave, median, log, report } = require('./common')
 
-const ROUNDS = Number(process.env.BENCH_INJECT_ROUNDS ?? 18)
-const REQUESTS = Number(process.env.BENCH_INJECT_REQUESTS ?? 1000)
+// Many short rounds rather than a few long ones: the machine's speed drifts within seconds (a noisy neighbour), and
+// only variants measured close together in time share it. With 18 rounds of 1000 requests, two identical apps
+// measured up to 30 % apart; with 120 rounds of 150, within about 5 % (the noise-floor row of the report).
+const ROUNDS = Number(process.env.BENCH_INJECT_ROUNDS ?? 120)
+const REQUESTS = Number(process.env.BENCH_INJECT_REQUESTS ?? 150)
 const WARMUP = Number(process.env.BENCH_INJECT_WARMUP ?? 3000)
 // A process can stay slow or fast for its whole life (the same variant's median request moved between 57 and 135 us
 // from one process to the next), which interleaving inside one process cannot cancel: each variant gets several
@@ -50,7 +53,7 @@ async function main () {
     for (const name of names) for (const worker of workers[name]) await worker.batch(WARMUP)
     log(`inject: ${names.length} variants × ${PROCESSES} processes, ${ROUNDS} rounds of ${REQUESTS} requests`)
     const perRound = await interleave(names, ROUNDS, (name, round) => workers[name][round % PROCESSES].batch(REQUESTS),
-      round => log(`  round ${round + 1}/${ROUNDS}`))
+      round => { if ((round + 1) % 10 === 0 || round + 1 === ROUNDS) log(`  round ${round + 1}/${ROUNDS}`) })
     const pick = (key) => Object.fromEntries(names.map(name => [name, perRound[name].map(r => r[key])]))
     const cpu = pick('cpu')
     const wall = pick('wall')

@@ -2,11 +2,12 @@
 
 // What the two things the session backend adds to every authenticated request cost on their own, done the way the
 // plugin does them (its built modules, not copies): the store get of the login record, through the plugin's timed
-// store wrapper and a promise, and the auth hash check (cached HMAC, then a constant-time compare).
+// store wrapper (answered at once by MemoryStore, so without a promise), and the auth hash check (cached HMAC, then a
+// constant-time compare).
 // findById, which every variant does, is the yardstick.
 
 const { MemoryStore } = require('@fastify/session')
-const { storeCall, timedStore } = require('../dist/store.js')
+const { storeCall, storeGet, timedStore } = require('../dist/store.js')
 const { createAuthHasher, sameAuthHash } = require('../dist/auth.js')
 const { SECRET, CHEAP_HASH_OPTIONS, makeUsers, interleave, median, log, report } = require('./common')
 
@@ -17,7 +18,7 @@ async function main () {
   const users = await makeUsers(CHEAP_HASH_OPTIONS)
   const user = users.byId.get(1)
   const store = timedStore(new MemoryStore(), 5000)
-  const key = 'auth-login:AAAAAAAAAAAAAAAAAAAAAAAA'
+  const key = 'auth-login:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
   await storeCall(store, 'set', key, { cookie: {}, userId: 1 })
   const authHash = createAuthHasher(SECRET, u => u.password, u => u.id)
   const stored = authHash(user)
@@ -27,7 +28,7 @@ async function main () {
       if ((await users.findById(1)) !== user) throw new Error('findById')
     },
     'login record get': async () => {
-      if ((await storeCall(store, 'get', key)).userId !== 1) throw new Error('record')
+      if (storeGet(store, key, record => record.userId) !== 1) throw new Error('record')
     },
     'auth hash check': async () => {
       if (!sameAuthHash(stored, authHash(user))) throw new Error('auth hash')
