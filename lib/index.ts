@@ -8,7 +8,7 @@ import {
 import { AuthenticationError, InvalidOptionError, UnauthorizedError } from './errors'
 import { resolveOptions, type RawOptions, type ResolvedOptions } from './options'
 import { PasswordHasher, isWellFormed } from './password'
-import { cachingSigner } from './signer'
+import { cachingSigner, type SessionSigner } from './signer'
 import { timedStore, type SessionStore } from './store'
 import {
   authenticate, backendNamed, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
@@ -21,6 +21,11 @@ import { createJwtBackend } from './backends/jwt'
 /** @fastify/session options with the plugin's defaults: see "Session defaults" in the README for each reason. */
 function sessionOptions (options: ResolvedOptions & { session: object }): Record<string, unknown> {
   const { storeTimeout: _timeout, cacheSize: _cacheSize, cookie, store, secret, ...rest } = options.session
+  // The same signatures as @fastify/session's own signer, each checked once rather than on every request.
+  const signer = typeof secret === 'string' || Buffer.isBuffer(secret) || Array.isArray(secret)
+    ? cachingSigner(secret, rest.algorithm as string | undefined, options.sessionCacheSize)
+    : undefined
+  const timed = timedStore((store ?? new MemoryStore()) as SessionStore, options.storeTimeout)
   return {
     // An anonymous visitor costs no store write and gets no cookie.
     saveUninitialized: false,
@@ -28,24 +33,43 @@ function sessionOptions (options: ResolvedOptions & { session: object }): Record
     // buys no safety: sessions expire at the fixed time login gave them unless the app asks for rolling ones.
     rolling: false,
     ...rest,
-    // The same signatures as @fastify/session's own signer, each checked once rather than on every request.
-    secret: typeof secret === 'string' || Buffer.isBuffer(secret) || Array.isArray(secret)
-      ? cachingSigner(secret, rest.algorithm as string | undefined, options.sessionCacheSize)
-      : secret,
+    secret: signer ?? secret,
     cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: true, ...(cookie as object | undefined) },
-    store: timedStore((store ?? new MemoryStore()) as SessionStore, options.storeTimeout)
+    store: signer === undefined ? timed : forgettingMissingSessions(timed, signer.forget)
   }
 }
 
+/**
+ * The store, telling the signature cache about each session id the store does not have: a cookie whose session has
+ * ended (a logout elsewhere, an expiry, a browser that kept a dead cookie) is checked once, found to name nothing,
+ * and not remembered. Only logins in use stay in the cache.
+ */
+function forgettingMissingSessions (store: SessionStore, forget: (sessionId: string) => void): SessionStore {
+  return Object.create(store, {
+    get: {
+      value: function get (id: string, callback: (error?: unknown, value?: unknown) => void) {
+        store.get(id, (error, value) => {
+          if (value == null) forget(id)
+          callback(error, value)
+        })
+      }
+    }
+  })
+}
+
 async function registerSession (fastify: FastifyInstance, options: ResolvedOptions): Promise<Backend | undefined> {
+  let signer: Partial<SessionSigner> | undefined
   if (!fastify.hasRequestDecorator('session')) {
     if (options.session === undefined) return undefined
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
     const registered = sessionOptions(options as ResolvedOptions & { session: object })
     await fastify.register(fastifySession, registered as never)
     fastify.addHook('onSend', expireCookieWithItsFlags((registered.cookieName as string | undefined) ?? 'sessionId', registered.cookie as object))
+    signer = registered.secret as Partial<SessionSigner>
   }
-  return createSessionBackend(options.storeTimeout, options.rotateOnLogin)
+  // An app's own signer object has no `forget`; neither has the session when the app registered it.
+  const forget = typeof signer?.forget === 'function' ? signer.forget : undefined
+  return createSessionBackend(options.storeTimeout, options.rotateOnLogin, forget)
 }
 
 /** Per app (its server is shared by every encapsulated context), the auth hash keys its registrations use. */

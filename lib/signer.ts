@@ -4,6 +4,8 @@ import { Lru } from 'toad-cache'
 export interface SessionSigner {
   sign (value: string): string
   unsign (input: string): UnsignResult
+  /** Drops what is remembered of a session's cookie: its login has ended, and its entry would only take room. */
+  forget (sessionId: string): void
 }
 
 /**
@@ -18,17 +20,20 @@ export interface SessionSigner {
  * - an entry belongs to this signer and its secrets: rotating the secrets makes a new signer;
  * - `sign` answers from it only for ids whose cookie was checked with the first secret, where the two are the same
  *   string; a new session's id (every anonymous request makes one) is not remembered, so visitors cannot evict the
- *   cookies in use.
+ *   cookies in use;
+ * - logout forgets its session's cookie, so that logins and logouts leave nothing behind.
  */
 export function cachingSigner (secret: string | Buffer | Array<string | Buffer>, algorithm: string | undefined, size: number): SessionSigner {
   const signer = signerFactory(secret as string | string[], algorithm)
-  if (size === 0) return signer
+  if (size === 0) return Object.assign(signer, { forget () {} })
   const checked = new Lru<UnsignResult>(size)
-  const signedIds = new Lru<string>(size)
+  // By session id: the cookie that was found valid for it, to sign the id again without an HMAC and to forget it.
+  const cookies = new Lru<{ input: string, renew: boolean }>(size)
   return {
     sign (value) {
       if (typeof value !== 'string') return signer.sign(value)
-      return signedIds.get(value) ?? signer.sign(value)
+      const known = cookies.get(value)
+      return known !== undefined && !known.renew ? known.input : signer.sign(value)
     },
     unsign (input) {
       if (typeof input !== 'string') return signer.unsign(input)
@@ -37,9 +42,15 @@ export function cachingSigner (secret: string | Buffer | Array<string | Buffer>,
       const result = signer.unsign(input)
       if (result.valid) {
         checked.set(input, Object.freeze(result))
-        if (!result.renew) signedIds.set(result.value, input)
+        cookies.set(result.value, { input, renew: result.renew })
       }
       return result
+    },
+    forget (sessionId) {
+      const known = cookies.get(sessionId)
+      if (known === undefined) return
+      cookies.delete(sessionId)
+      checked.delete(known.input)
     }
   }
 }

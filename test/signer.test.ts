@@ -11,16 +11,20 @@ import { SECRET, TestUsers, build, hashOf, loginAs } from './helper'
 
 const OLD_SECRET = 'an-older-secret-that-is-32-chars-long!'
 
-/** Counts the HMACs computed while `fn` runs: @fastify/cookie's signer calls crypto.createHmac for each. */
-function hmacs (t: tap.Test): { count: () => number } {
+/** Counts the HMACs computed from now on, and what each was of: @fastify/cookie's signer calls crypto.createHmac. */
+function hmacs (t: tap.Test): { count: () => number, of: string[] } {
   let count = 0
+  const of: string[] = []
   const createHmac = crypto.createHmac
   t.teardown(() => { crypto.createHmac = createHmac })
   crypto.createHmac = ((...args: Parameters<typeof createHmac>) => {
     count++
-    return createHmac(...args)
+    const hmac = createHmac(...args)
+    const update = hmac.update.bind(hmac)
+    hmac.update = ((data: string) => { of.push(String(data)); return update(data) }) as typeof hmac.update
+    return hmac
   }) as typeof createHmac
-  return { count: () => count }
+  return { count: () => count, of }
 }
 
 t.test('answers what @fastify/cookie\'s signer answers, for any value and any tampering, cached or not', async t => {
@@ -128,4 +132,48 @@ t.test('rotating the secret: a cookie signed with the old one works while the ol
   const dropped = await build(t, { users, plugin: { authHashSecret: SECRET, session: { secret: SECRET, cookie: { secure: false }, store } } })
   t.same((await dropped.app.inject({ url: '/whoami', headers: { cookie } })).json(), { user: null, id: null },
     'once the old secret is gone, its cookies are anonymous, however often they were checked before')
+})
+
+t.test('logout forgets the cookie it ended: the cache keeps nothing of a finished login', async t => {
+  const signer = cachingSigner(SECRET, undefined, 100)
+  const cookie = new Signer(SECRET).sign('session-id')
+  signer.unsign(cookie)
+  signer.forget('session-id')
+  signer.forget('never-seen')
+  const counter = hmacs(t)
+  t.same(signer.unsign(cookie), { valid: true, renew: false, value: 'session-id' })
+  t.equal(counter.count(), 1, 'a forgotten cookie is checked in full again')
+
+  const users = new TestUsers()
+  users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+  const { app } = await build(t, { users })
+  const ann = await loginAs(app, 'ann', 'pw')
+  const id = decodeURIComponent(ann.slice('sessionId='.length)).split('.')[0]!
+  t.equal((await app.inject({ url: '/me', headers: { cookie: ann } })).statusCode, 200)
+  t.equal((await app.inject({ method: 'POST', url: '/logout', headers: { cookie: ann } })).statusCode, 200)
+  counter.of.length = 0
+  t.same((await app.inject({ url: '/whoami', headers: { cookie: ann } })).json(), { user: null, id: null })
+  t.ok(counter.of.includes(id), 'after logout the old cookie is checked again: its entry is gone')
+  counter.of.length = 0
+  await app.inject({ url: '/whoami', headers: { cookie: ann } })
+  t.ok(counter.of.includes(id), 'and, naming no session, it is not remembered however often it comes back')
+
+  const again = await loginAs(app, 'ann', 'pw')
+  t.equal((await app.inject({ url: '/me', headers: { cookie: again } })).statusCode, 200)
+  const relogin = await app.inject({ method: 'POST', url: '/login', payload: { username: 'ann', password: 'pw' }, headers: { cookie: again } })
+  t.equal(relogin.statusCode, 200)
+  counter.of.length = 0
+  await app.inject({ url: '/whoami', headers: { cookie: again } })
+  t.ok(counter.of.includes(decodeURIComponent(again.slice('sessionId='.length)).split('.')[0]!),
+    'a login over a session forgets the cookie it replaced')
+})
+
+t.test('with the cache off, forgetting is a no-op and every check computes the HMAC', async t => {
+  const signer = cachingSigner(SECRET, undefined, 0)
+  const cookie = new Signer(SECRET).sign('session-id')
+  const counter = hmacs(t)
+  signer.unsign(cookie)
+  signer.forget('session-id')
+  signer.unsign(cookie)
+  t.equal(counter.count(), 2)
 })

@@ -106,9 +106,11 @@ export function abandonFailedLogin (storeTimeout: number) {
 /**
  * @param rotateOnLogin session keys holding per-session secrets (a CSRF secret): login drops them even when it keeps
  * the visitor's other data, since whoever planted or saw the anonymous session holds what they protect.
+ * @param forgetCookie drops a session's cookie from the signature cache (lib/signer.ts) once its login has ended.
  */
-export function createSessionBackend (storeTimeout: number, rotateOnLogin: readonly string[]): Backend {
+export function createSessionBackend (storeTimeout: number, rotateOnLogin: readonly string[], forgetCookie: (sessionId: string) => void = () => {}): Backend {
   const dropped = new Set([...AUTH_KEYS, ...rotateOnLogin])
+  let warnedInsecure = false
 
   const storeOf = (request: FastifyRequest): SessionStore => timedStoreOf(request, storeTimeout)
 
@@ -121,6 +123,7 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
     // The record goes first: once it is gone the login is dead, whatever happens to the session entry after. Deleted
     // even when the session names no user: an app that removed the user's key by hand left the record behind.
     await storeCall(store, 'destroy', recordKey(session.sessionId))
+    forgetCookie(session.sessionId)
     await withTimeout(session.regenerate([]), storeTimeout, 'regenerate')
     await storeCall(store, 'destroy', (sessionOf(request) as SessionLike).sessionId)
   }
@@ -158,6 +161,7 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
         ? Object.keys(session).filter(key => key !== 'cookie' && !dropped.has(key))
         : []
       if (previousUser != null) await storeCall(store, 'destroy', recordKey(session.sessionId))
+      forgetCookie(session.sessionId)
       // A new session id on every login defeats session fixation, and names a record no earlier login had.
       await withTimeout(session.regenerate(keep), storeTimeout, 'regenerate')
       const fresh = sessionOf(request) as SessionLike
@@ -168,6 +172,13 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
       fresh[BACKEND_KEY] = 'session'
       ;(request as CheckingRequest)[kCheckedLogin] = { sessionId, userId }
       ;(request as MarkedRequest)[kLoginMade] = sessionId
+      if (!warnedInsecure && (fresh.cookie as { secure?: unknown }).secure === true && request.protocol !== 'https') {
+        // @fastify/session sends no Secure cookie over plain http: the login succeeds and the browser never knows.
+        warnedInsecure = true
+        request.log.warn('fastify-auth-helpers: a login over plain http with a Secure session cookie (the default): ' +
+          'no cookie is sent, so the user stays logged out. Behind a TLS proxy, set Fastify\'s `trustProxy`; for ' +
+          'local http, set `session.cookie.secure` to \'auto\' or false (README, "Session defaults")')
+      }
       return undefined
     },
 
