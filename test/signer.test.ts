@@ -177,3 +177,15 @@ t.test('with the cache off, forgetting is a no-op and every check computes the H
   signer.unsign(cookie)
   t.equal(counter.count(), 2)
 })
+
+t.test('an app\'s own signer object is used as it is, uncached', async t => {
+  const inner = new Signer(SECRET)
+  let checks = 0
+  const own = { sign: (value: string) => inner.sign(value), unsign: (input: string) => { checks++; return inner.unsign(input) } }
+  const users = new TestUsers()
+  users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+  const { app } = await build(t, { users, plugin: { authHashSecret: SECRET, session: { secret: own, cookie: { secure: false } } } })
+  const cookie = await loginAs(app, 'ann', 'pw')
+  for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/me', headers: { cookie } })).statusCode, 200)
+  t.equal(checks, 3, 'its unsign ran on every request')
+})
