@@ -51,7 +51,7 @@ type CheckingRequest = FastifyRequest & { [kCheckedLogin]?: { sessionId: string,
  * The record is named after the session id, which login always renews, so the session itself holds nothing but the
  * two keys of API.md: every key in it costs each request a serialization and a hash in @fastify/session
  * (bench/README.md). The price: an app's own `session.regenerate()` gives the session an id without a record, and so
- * ends the login, as it ends it in Django; the app logs the user in again instead (README, "Session backend").
+ * ends the login; to renew the id of a logged-in session, the app calls login() again (README, request.login).
  */
 function recordKey (sessionId: string): string {
   return `auth-login:${sessionId}`
