@@ -83,6 +83,16 @@ function pairedRatio (subject, baseline) {
   return median(subject.map((value, round) => value / baseline[round]))
 }
 
+/** From `interleave`'s results (per variant, one record a round), the figures of one field, per variant. */
+function column (results, key) {
+  return Object.fromEntries(Object.entries(results).map(([name, rounds]) => [name, rounds.map(record => record[key])]))
+}
+
+/** The median of each variant's figures. */
+function medians (figures) {
+  return Object.fromEntries(Object.entries(figures).map(([name, values]) => [name, median(values)]))
+}
+
 function log (...args) {
   process.stderr.write(args.join(' ') + '\n')
 }
@@ -107,6 +117,8 @@ module.exports = {
   shuffled,
   interleave,
   pairedRatio,
+  column,
+  medians,
   log,
   report
 }

@@ -7,7 +7,7 @@ const { fork } = require('node:child_process')
 const path = require('node:path')
 const autocannon = require('autocannon')
 const { variants } = require('./apps')
-const { interleave, median, log, report } = require('./common')
+const { interleave, column, medians, log, report } = require('./common')
 
 const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 6)
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 2)
@@ -56,8 +56,8 @@ async function main () {
       if (failed > 0) throw new Error(`${name}: ${failed} failed requests (errors, timeouts, non-2xx or wrong body)`)
       return { rps: result.requests.average, p99: result.latency.p99 }
     }, round => log(`  round ${round + 1}/${ROUNDS}`))
-    const rps = Object.fromEntries(names.map(name => [name, results[name].map(r => r.rps)]))
-    const p99 = Object.fromEntries(names.map(name => [name, results[name].map(r => r.p99)]))
+    const rps = column(results, 'rps')
+    const p99 = column(results, 'p99')
     report({
       section: 'http',
       rounds: ROUNDS,
@@ -65,8 +65,8 @@ async function main () {
       connections: CONNECTIONS,
       rps,
       p99,
-      medianRps: Object.fromEntries(names.map(name => [name, median(rps[name])])),
-      medianP99Ms: Object.fromEntries(names.map(name => [name, median(p99[name])]))
+      medianRps: medians(rps),
+      medianP99Ms: medians(p99)
     })
   } finally {
     for (const server of Object.values(servers).flat()) {
