@@ -1,9 +1,8 @@
 import argon2 = require('argon2')
 import type { Scheduler } from 'fast-check'
 import { sign } from '@fastify/cookie'
-import Fastify, { type FastifyInstance, type FastifyServerOptions, type LightMyRequestResponse } from 'fastify'
-import auth from '../../lib/index'
-import { SECRET, TEST_HASH_OPTIONS, TestUsers, addRoutes } from '../helper'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { SECRET, TEST_HASH_OPTIONS, type BuildOptions, type TestUsers, build } from '../helper'
 
 declare module 'fastify' {
   /** The session data the attacks' own routes write. */
@@ -242,32 +241,13 @@ export function setCookieHeaders (response: LightMyRequestResponse): string[] {
   return Array.isArray(header) ? header : [String(header)]
 }
 
-export interface AppOptions {
-  users?: TestUsers
-  /** Plugin options, over the test defaults. */
-  plugin?: Record<string, unknown>
-  /** @fastify/session options, over `{ secret, cookie: { secure: false } }`. */
-  session?: Record<string, unknown>
-  fastify?: FastifyServerOptions
-  /** Adds the attack's own routes next to test/helper.ts's. */
-  routes?: (app: FastifyInstance) => void
-}
+/** test/helper.ts's build options, with `routes` for the attack's own routes, added next to the helper's. */
+export type AppOptions = Omit<BuildOptions, 'routes' | 'extend'> & { routes?: (app: FastifyInstance) => unknown }
 
-/** test/helper.ts's app, plus routes of the attack's own and session options merged rather than replaced. */
+/** test/helper.ts's app, plus routes of the attack's own. */
 export async function buildApp (t: { teardown: (fn: () => unknown) => void }, options: AppOptions = {}): Promise<{ app: FastifyInstance, users: TestUsers }> {
-  const users = options.users ?? new TestUsers()
-  const app = Fastify(options.fastify)
-  t.teardown(() => app.close())
-  await app.register(auth, {
-    users,
-    session: { secret: SECRET, cookie: { secure: false }, ...options.session },
-    hashOptions: TEST_HASH_OPTIONS,
-    ...options.plugin
-  } as never)
-  addRoutes(app)
-  options.routes?.(app)
-  await app.ready()
-  return { app, users }
+  const { routes, ...rest } = options
+  return build(t, { ...rest, extend: routes })
 }
 
 /** A cookie for any session id, signed as the app signs its own: what the holder of that session's cookie sends. */
