@@ -1,10 +1,9 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyInstance, FastifyRequest, LightMyRequestResponse } from 'fastify'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
 import { TestUsers, build, hashOf, type TestUser } from '../helper'
+import { assertReadmeShowsRecipe } from './kit'
 
 // Row 16 of the security suite: the plugin answers every failed login alike and tells the app why through
 // onLoginFailed; limiting guesses is the app's job, and the README's recipe for it is attacked here.
@@ -326,11 +325,5 @@ t.test('rate-limit recipe: the preHandler hook line is needed, at onRequest ever
 })
 
 t.test('the README shows the rate-limit recipe as tested', async t => {
-  const source = readFileSync(__filename, 'utf8')
-  const start = '// recipe:rate-limit:start'
-  const recipe = source.slice(source.indexOf(start) + start.length, source.indexOf('// recipe:rate-limit:end'))
-  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
-  const lines = (text: string): string[] => text.split('\n').map(line => line.trim()).filter(line => line !== '')
-  t.ok(lines(recipe).length > 10)
-  t.ok(lines(readme).join('\n').includes(lines(recipe).join('\n')), 'README.md contains the recipe, line for line')
+  assertReadmeShowsRecipe(t, __filename, 'rate-limit')
 })

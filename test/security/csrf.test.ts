@@ -1,9 +1,8 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import csrf from '@fastify/csrf-protection'
 import { type TestUsers, build, cookieFrom, hashOf } from '../helper'
+import { assertReadmeShowsRecipe } from './kit'
 
 // Row 15 of the security suite. A session cookie is sent by the browser with every request to the site, whoever
 // made the page that sends it: without a per-session token, a page on another site can post to a state-changing
@@ -246,12 +245,5 @@ t.test('reading routes need no token', async t => {
 })
 
 t.test('the README shows this recipe as tested', async t => {
-  const source = readFileSync(__filename, 'utf8')
-  const start = '// recipe:csrf:start'
-  const recipe = source.slice(source.indexOf(start) + start.length, source.indexOf('// recipe:csrf:end'))
-  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
-  const lines = (text: string): string[] => text.split('\n').map(line => line.trim()).filter(line => line !== '')
-  const readmeLines = lines(readme).join('\n')
-  t.ok(lines(recipe).length > 10)
-  t.ok(readmeLines.includes(lines(recipe).join('\n')), 'README.md contains the recipe, line for line')
+  assertReadmeShowsRecipe(t, __filename, 'csrf')
 })

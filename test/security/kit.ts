@@ -1,4 +1,6 @@
 import argon2 = require('argon2')
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Scheduler } from 'fast-check'
 import { sign } from '@fastify/cookie'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
@@ -248,6 +250,20 @@ export type AppOptions = Omit<BuildOptions, 'routes' | 'extend'> & { routes?: (a
 export async function buildApp (t: { teardown: (fn: () => unknown) => void }, options: AppOptions = {}): Promise<{ app: FastifyInstance, users: TestUsers }> {
   const { routes, ...rest } = options
   return build(t, { ...rest, extend: routes })
+}
+
+/**
+ * Asserts that README.md shows, line for line (indentation aside), the recipe that `file` (a test's own source) holds
+ * between `// recipe:<name>:start` and `// recipe:<name>:end`: the README's recipes are the code the tests attack.
+ */
+export function assertReadmeShowsRecipe (t: { ok: (value: unknown, message?: string) => unknown }, file: string, name: string): void {
+  const source = readFileSync(file, 'utf8')
+  const start = `// recipe:${name}:start`
+  const recipe = source.slice(source.indexOf(start) + start.length, source.indexOf(`// recipe:${name}:end`))
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
+  const lines = (text: string): string[] => text.split('\n').map(line => line.trim()).filter(line => line !== '')
+  t.ok(lines(recipe).length > 10)
+  t.ok(lines(readme).join('\n').includes(lines(recipe).join('\n')), 'README.md contains the recipe, line for line')
 }
 
 /** A cookie for any session id, signed as the app signs its own: what the holder of that session's cookie sends. */
