@@ -8,7 +8,7 @@
 const Fastify = require('fastify')
 const argon2 = require('argon2')
 const auth = require('../dist/index.js')
-const { DEFAULT_HASH_OPTIONS, PASSWORD, SECRET, Users, interleave, column, medians, log, report } = require('./common')
+const { DEFAULT_HASH_OPTIONS, PASSWORD, SECRET, Users, interleave, figures, log, report } = require('./common')
 
 const ROUNDS = Number(process.env.BENCH_ARGON2_ROUNDS ?? 11)
 const CALLS = Number(process.env.BENCH_ARGON2_CALLS ?? 1)
@@ -68,10 +68,7 @@ async function main () {
     rounds: ROUNDS,
     calls: CALLS,
     parameters: argon2HashParameters(hash),
-    wall: column(perRound, 'wall'),
-    cpu: column(perRound, 'cpu'),
-    medianWallMs: medians(column(perRound, 'wall')),
-    medianCpuMs: medians(column(perRound, 'cpu'))
+    ...figures(perRound, { wall: 'medianWallMs', cpu: 'medianCpuMs' })
   })
 }
 
