@@ -1,6 +1,7 @@
 import argon2 = require('argon2')
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Test } from 'tap'
 import type { Scheduler } from 'fast-check'
 import { sign } from '@fastify/cookie'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
@@ -256,7 +257,7 @@ export async function buildApp (t: { teardown: (fn: () => unknown) => void }, op
  * Asserts that README.md shows, line for line (indentation aside), the recipe that `file` (a test's own source) holds
  * between `// recipe:<name>:start` and `// recipe:<name>:end`: the README's recipes are the code the tests attack.
  */
-export function assertReadmeShowsRecipe (t: { ok: (value: unknown, message?: string) => unknown }, file: string, name: string): void {
+export function assertReadmeShowsRecipe (t: Pick<Test, 'ok'>, file: string, name: string): void {
   const source = readFileSync(file, 'utf8')
   const start = `// recipe:${name}:start`
   const recipe = source.slice(source.indexOf(start) + start.length, source.indexOf(`// recipe:${name}:end`))
