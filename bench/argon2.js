@@ -8,7 +8,7 @@
 const Fastify = require('fastify')
 const argon2 = require('argon2')
 const auth = require('../dist/index.js')
-const { DEFAULT_HASH_OPTIONS, PASSWORD, SECRET, Users, interleave, median, log, report } = require('./common')
+const { DEFAULT_HASH_OPTIONS, PASSWORD, SECRET, Users, interleave, figures, log, report } = require('./common')
 
 const ROUNDS = Number(process.env.BENCH_ARGON2_ROUNDS ?? 11)
 const CALLS = Number(process.env.BENCH_ARGON2_CALLS ?? 1)
@@ -62,17 +62,13 @@ async function main () {
       cpu: (used.user + used.system) / 1000 / CALLS
     }
   }, round => log(`  round ${round + 1}/${ROUNDS}`))
-  const pick = (key) => Object.fromEntries(Object.entries(perRound).map(([name, runs]) => [name, runs.map(r => r[key])]))
   await app.close()
   report({
     section: 'argon2',
     rounds: ROUNDS,
     calls: CALLS,
     parameters: argon2HashParameters(hash),
-    wall: pick('wall'),
-    cpu: pick('cpu'),
-    medianWallMs: Object.fromEntries(Object.keys(cases).map(name => [name, median(pick('wall')[name])])),
-    medianCpuMs: Object.fromEntries(Object.keys(cases).map(name => [name, median(pick('cpu')[name])]))
+    ...figures(perRound, { wall: 'medianWallMs', cpu: 'medianCpuMs' })
   })
 }
 

@@ -83,6 +83,41 @@ function pairedRatio (subject, baseline) {
   return median(subject.map((value, round) => value / baseline[round]))
 }
 
+/**
+ * Starts `count` processes for each variant, one after another, into `started[name]`. Filled as they start, so the
+ * caller's cleanup reaches every process already running when a later one fails to start.
+ */
+async function startProcesses (started, names, count, start) {
+  for (const name of names) {
+    started[name] = []
+    for (let i = 0; i < count; i++) started[name].push(await start(name))
+  }
+}
+
+/** From `interleave`'s results (per variant, one record a round), the figures of one field, per variant. */
+function column (results, key) {
+  return Object.fromEntries(Object.entries(results).map(([name, rounds]) => [name, rounds.map(record => record[key])]))
+}
+
+/** The median of each variant's figures. */
+function medians (figures) {
+  return Object.fromEntries(Object.entries(figures).map(([name, values]) => [name, median(values)]))
+}
+
+/**
+ * `interleave`'s results as a section reports them: for each `field: medianKey` of `fields`, the field's figures per
+ * variant under `field`, and their medians under `medianKey`.
+ */
+function figures (results, fields) {
+  const lists = {}
+  const middles = {}
+  for (const [field, medianKey] of Object.entries(fields)) {
+    lists[field] = column(results, field)
+    middles[medianKey] = medians(lists[field])
+  }
+  return { ...lists, ...middles }
+}
+
 function log (...args) {
   process.stderr.write(args.join(' ') + '\n')
 }
@@ -107,6 +142,9 @@ module.exports = {
   shuffled,
   interleave,
   pairedRatio,
+  startProcesses,
+  medians,
+  figures,
   log,
   report
 }

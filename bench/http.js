@@ -7,7 +7,7 @@ const { fork } = require('node:child_process')
 const path = require('node:path')
 const autocannon = require('autocannon')
 const { variants } = require('./apps')
-const { interleave, median, log, report } = require('./common')
+const { interleave, startProcesses, figures, log, report } = require('./common')
 
 const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? 6)
 const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 2)
@@ -44,10 +44,7 @@ async function main () {
   const names = (process.argv[2]?.split(',') ?? HTTP_VARIANTS).filter(name => name in variants)
   const servers = {}
   try {
-    for (const name of names) {
-      servers[name] = []
-      for (let i = 0; i < PROCESSES; i++) servers[name].push(await startServer(name))
-    }
+    await startProcesses(servers, names, PROCESSES, startServer)
     for (const server of Object.values(servers).flat()) await load(server, 1)
     log(`http: ${names.length} variants × ${PROCESSES} servers, ${ROUNDS} rounds of ${SECONDS} s, ${CONNECTIONS} connections`)
     const results = await interleave(names, ROUNDS, async (name, round) => {
@@ -56,17 +53,12 @@ async function main () {
       if (failed > 0) throw new Error(`${name}: ${failed} failed requests (errors, timeouts, non-2xx or wrong body)`)
       return { rps: result.requests.average, p99: result.latency.p99 }
     }, round => log(`  round ${round + 1}/${ROUNDS}`))
-    const rps = Object.fromEntries(names.map(name => [name, results[name].map(r => r.rps)]))
-    const p99 = Object.fromEntries(names.map(name => [name, results[name].map(r => r.p99)]))
     report({
       section: 'http',
       rounds: ROUNDS,
       seconds: SECONDS,
       connections: CONNECTIONS,
-      rps,
-      p99,
-      medianRps: Object.fromEntries(names.map(name => [name, median(rps[name])])),
-      medianP99Ms: Object.fromEntries(names.map(name => [name, median(p99[name])]))
+      ...figures(results, { rps: 'medianRps', p99: 'medianP99Ms' })
     })
   } finally {
     for (const server of Object.values(servers).flat()) {

@@ -11,7 +11,7 @@
 const { fork } = require('node:child_process')
 const path = require('node:path')
 const { variants } = require('./apps')
-const { interleave, median, log, report } = require('./common')
+const { interleave, startProcesses, figures, log, report } = require('./common')
 
 // Many short rounds rather than a few long ones: the machine's speed drifts within seconds (a noisy neighbour), and
 // only variants measured close together in time share it. With 18 rounds of 1000 requests, two identical apps
@@ -46,25 +46,16 @@ async function main () {
   const names = (process.argv[2]?.split(',') ?? Object.keys(variants)).filter(name => name in variants)
   const workers = {}
   try {
-    for (const name of names) {
-      workers[name] = []
-      for (let i = 0; i < PROCESSES; i++) workers[name].push(await startWorker(name))
-    }
+    await startProcesses(workers, names, PROCESSES, startWorker)
     for (const name of names) for (const worker of workers[name]) await worker.batch(WARMUP)
     log(`inject: ${names.length} variants × ${PROCESSES} processes, ${ROUNDS} rounds of ${REQUESTS} requests`)
     const perRound = await interleave(names, ROUNDS, (name, round) => workers[name][round % PROCESSES].batch(REQUESTS),
       round => { if ((round + 1) % 10 === 0 || round + 1 === ROUNDS) log(`  round ${round + 1}/${ROUNDS}`) })
-    const pick = (key) => Object.fromEntries(names.map(name => [name, perRound[name].map(r => r[key])]))
-    const cpu = pick('cpu')
-    const wall = pick('wall')
     report({
       section: 'inject',
       rounds: ROUNDS,
       requests: REQUESTS,
-      cpu,
-      wall,
-      medianCpuUs: Object.fromEntries(names.map(name => [name, median(cpu[name])])),
-      medianWallUs: Object.fromEntries(names.map(name => [name, median(wall[name])]))
+      ...figures(perRound, { cpu: 'medianCpuUs', wall: 'medianWallUs' })
     })
   } finally {
     for (const worker of Object.values(workers).flat()) worker.child.disconnect()

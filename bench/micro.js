@@ -9,7 +9,7 @@
 const { MemoryStore } = require('@fastify/session')
 const { storeCall, storeGet, timedStore } = require('../dist/store.js')
 const { createAuthHasher, sameAuthHash } = require('../dist/auth.js')
-const { SECRET, CHEAP_HASH_OPTIONS, makeUsers, interleave, median, log, report } = require('./common')
+const { SECRET, CHEAP_HASH_OPTIONS, makeUsers, interleave, medians, log, report } = require('./common')
 
 const ROUNDS = Number(process.env.BENCH_MICRO_ROUNDS ?? 15)
 const OPS = Number(process.env.BENCH_MICRO_OPS ?? 50_000)
@@ -48,7 +48,7 @@ async function main () {
     rounds: ROUNDS,
     ops: OPS,
     perRound,
-    medianNs: Object.fromEntries(Object.keys(ops).map(name => [name, median(perRound[name])]))
+    medianNs: medians(perRound)
   })
 }
 

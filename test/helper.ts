@@ -50,11 +50,17 @@ export async function hashOf (password: string): Promise<string> {
 
 export interface BuildOptions {
   users?: TestUsers
+  /** Plugin options, over the test defaults (`users` here replaces the TestUsers, for a store of another shape). */
   plugin?: Record<string, unknown>
+  /** @fastify/session options, merged over `{ secret, cookie: { secure: false } }` (`plugin.session` replaces them). */
+  session?: Record<string, unknown>
   fastify?: FastifyServerOptions
   routes?: boolean
-  /** More routes or hooks, added before the app is ready. */
-  extend?: (app: FastifyInstance) => void
+  /**
+   * More plugins, routes or hooks, added after the test routes and before the app is ready. Awaited, so a plugin
+   * registered here (a rate limiter's onRoute hook, say) is loaded before the routes that follow it.
+   */
+  extend?: (app: FastifyInstance) => unknown
 }
 
 /**
@@ -68,12 +74,12 @@ export async function build (t: { teardown: (fn: () => unknown) => void }, opts:
   t.teardown(() => app.close())
   await app.register(auth, {
     users,
-    session: { secret: SECRET, cookie: { secure: false } },
+    session: { secret: SECRET, cookie: { secure: false }, ...opts.session },
     hashOptions: TEST_HASH_OPTIONS,
     ...opts.plugin
   } as never)
   if (opts.routes !== false) addRoutes(app)
-  opts.extend?.(app)
+  await opts.extend?.(app)
   await app.ready()
   return { app, users }
 }

@@ -1,8 +1,8 @@
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import fastifySession from '@fastify/session'
-import auth, { getUserFromSession } from '../lib/index'
-import { SECRET, TEST_HASH_OPTIONS, TestUsers, addRoutes, hashOf, loginAs, type TestUser } from './helper'
+import { getUserFromSession } from '../lib/index'
+import { TestUsers, build, hashOf, loginAs, type TestUser } from './helper'
 import { JWT_SECRET, bearer } from './jwt-helper'
 
 // Review: an app with both backends, where a request carries a session cookie and a token at once. The token decides
@@ -20,27 +20,24 @@ async function buildBoth (t: { teardown: (fn: () => unknown) => void }): Promise
   const ann = users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
   users.add({ id: 2, username: 'bob', password: await hashOf('pw2') })
   const entries = new Map<string, unknown>()
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(auth, {
+  const { app } = await build(t, {
     users,
-    hashOptions: TEST_HASH_OPTIONS,
-    session: { secret: SECRET, cookie: { secure: false }, store: new fastifySession.MemoryStore(entries as never) },
-    jwt: { secret: JWT_SECRET }
+    session: { store: new fastifySession.MemoryStore(entries as never) },
+    plugin: { jwt: { secret: JWT_SECRET } },
+    extend: app => {
+      app.post('/api/token', async request => ({ token: await request.login({ userId: (request.body as { userId: number }).userId, backend: 'jwt' }) }))
+      app.get('/ids', async request => ({
+        user: (request.user as TestUser | null)?.id ?? null,
+        session: request.getUserId('session'),
+        jwt: request.getUserId('jwt'),
+        byDefault: request.getUserId()
+      }))
+      app.get('/ids/checked', async request => {
+        const user = await getUserFromSession(request) as TestUser | null
+        return { sessionUser: user?.id ?? null, session: request.getUserId('session') }
+      })
+    }
   })
-  addRoutes(app)
-  app.post('/api/token', async request => ({ token: await request.login({ userId: (request.body as { userId: number }).userId, backend: 'jwt' }) }))
-  app.get('/ids', async request => ({
-    user: (request.user as TestUser | null)?.id ?? null,
-    session: request.getUserId('session'),
-    jwt: request.getUserId('jwt'),
-    byDefault: request.getUserId()
-  }))
-  app.get('/ids/checked', async request => {
-    const user = await getUserFromSession(request) as TestUser | null
-    return { sessionUser: user?.id ?? null, session: request.getUserId('session') }
-  })
-  await app.ready()
   return {
     app,
     ann,

@@ -1,7 +1,7 @@
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
-import auth, { getUserFromSession, logout } from '../lib/index'
-import { SECRET, TEST_HASH_OPTIONS, TestUsers, addRoutes, cookieFrom, hashOf } from './helper'
+import type { FastifyInstance } from 'fastify'
+import { getUserFromSession, logout } from '../lib/index'
+import { TestUsers, build, cookieFrom, hashOf } from './helper'
 import { JWT_SECRET, bearer, whoami } from './jwt-helper'
 
 // Review: the seed-named functions and their decorators, called the way a port of the seed's code calls them.
@@ -9,22 +9,24 @@ import { JWT_SECRET, bearer, whoami } from './jwt-helper'
 async function buildBoth (t: { teardown: (fn: () => unknown) => void }, revoked: Set<string>): Promise<FastifyInstance> {
   const users = new TestUsers()
   users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(auth, {
+  const { app } = await build(t, {
     users,
-    hashOptions: TEST_HASH_OPTIONS,
-    session: { secret: SECRET, cookie: { secure: false } },
-    jwt: { secret: JWT_SECRET, revoke: async claims => { revoked.add(claims.jti) }, isRevoked: async claims => revoked.has(claims.jti) }
+    plugin: {
+      jwt: {
+        secret: JWT_SECRET,
+        revoke: async (claims: { jti: string }) => { revoked.add(claims.jti) },
+        isRevoked: async (claims: { jti: string }) => revoked.has(claims.jti)
+      }
+    },
+    extend: app => {
+      app.post('/api/token', async request => ({ token: await request.login({ userId: 1, backend: 'jwt' }) }))
+      app.post('/api/logout/decorator', async request => { await request.logout('jwt' as never); return { done: true } })
+      app.post('/api/logout/function', async request => { await logout(request, 'jwt' as never); return { done: true } })
+      app.post('/api/logout/array', async request => { await request.logout(['jwt'] as never); return { done: true } })
+      app.post('/cart', async request => { request.session.set('cart', ['book']); return {} })
+      app.get('/cart', async request => ({ user: await getUserFromSession(request), cart: request.session.get('cart') ?? null }))
+    }
   })
-  addRoutes(app)
-  app.post('/api/token', async request => ({ token: await request.login({ userId: 1, backend: 'jwt' }) }))
-  app.post('/api/logout/decorator', async request => { await request.logout('jwt' as never); return { done: true } })
-  app.post('/api/logout/function', async request => { await logout(request, 'jwt' as never); return { done: true } })
-  app.post('/api/logout/array', async request => { await request.logout(['jwt'] as never); return { done: true } })
-  app.post('/cart', async request => { request.session.set('cart', ['book']); return {} })
-  app.get('/cart', async request => ({ user: await getUserFromSession(request), cart: request.session.get('cart') ?? null }))
-  await app.ready()
   return app
 }
 

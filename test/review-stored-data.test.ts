@@ -1,7 +1,5 @@
 import t from 'tap'
-import Fastify from 'fastify'
-import auth from '../lib/index'
-import { SECRET, TEST_HASH_OPTIONS, addRoutes, cookieFrom, type TestUser } from './helper'
+import { build, cookieFrom, type TestUser } from './helper'
 import { JWT_SECRET, bearer } from './jwt-helper'
 
 // Review: what the plugin does with what the app's user store gives back. A login names a user id; the user
@@ -19,17 +17,11 @@ t.test('a user store that answers for an id with another user does not log that 
     findByUsername: async (username: string) => rows.find(row => row.username === username),
     findById: async (id: unknown) => rows.find(row => row.id === Number(id)) ?? rows[0]
   }
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(auth, {
-    users,
-    hashOptions: TEST_HASH_OPTIONS,
-    session: { secret: SECRET, cookie: { secure: false } },
-    jwt: { secret: JWT_SECRET }
+  // Not a TestUsers: `plugin.users` replaces build()'s store.
+  const { app } = await build(t, {
+    plugin: { users, jwt: { secret: JWT_SECRET } },
+    extend: app => { app.post('/token', async request => ({ token: await request.login({ userId: 5, backend: 'jwt' }) })) }
   })
-  addRoutes(app)
-  app.post('/token', async request => ({ token: await request.login({ userId: 5, backend: 'jwt' }) }))
-  await app.ready()
 
   const cookie = cookieFrom(await app.inject({ method: 'POST', url: '/login-id', payload: { userId: 5 } }))!
   const token = (await app.inject({ method: 'POST', url: '/token' })).json().token as string

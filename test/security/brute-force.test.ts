@@ -1,11 +1,9 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import Fastify, { type FastifyInstance, type FastifyRequest, type LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, FastifyRequest, LightMyRequestResponse } from 'fastify'
 import rateLimit, { type RateLimitOptions } from '@fastify/rate-limit'
-import auth from '../../lib/index'
-import { SECRET, TEST_HASH_OPTIONS, TestUsers, build, hashOf, type TestUser } from '../helper'
+import { TestUsers, build, hashOf, type TestUser } from '../helper'
+import { assertReadmeShowsRecipe } from './kit'
 
 // Row 16 of the security suite: the plugin answers every failed login alike and tells the app why through
 // onLoginFailed; limiting guesses is the app's job, and the README's recipe for it is attacked here.
@@ -121,23 +119,29 @@ interface LimitedApp {
   loginAttemptKey: (request: FastifyRequest) => string
 }
 
+async function buildLimitedApp (t: { teardown: (fn: () => unknown) => void }, users: TestUsers = new TestUsers()): Promise<LimitedApp> {
+  const failures: LimitedApp['failures'] = []
+  let loginAttemptKey!: LimitedApp['loginAttemptKey']
+  const { app } = await build(t, {
+    users,
+    plugin: { onLoginFailed: ({ username, reason }: { username: string | null, reason: string }) => { failures.push({ username, reason }) } },
+    routes: false,
+    extend: async app => { loginAttemptKey = await limitedLoginRoutes(app) }
+  })
+
+  const hash = await hashOf(PASSWORD)
+  users.add({ id: 1, username: 'alice', password: hash })
+  users.add({ id: 2, username: 'bob', password: hash })
+  return { app, users, failures, loginAttemptKey }
+}
+
 /**
  * The README's rate-limit recipe on POST /login, plus variants on other paths that each change one line of it:
  * /login-raw-key keys on the username as typed, /login-on-request runs the limiter before the body is parsed,
  * /login-short has a 300 ms window so a test can wait it out, and /login-failures-only counts failed attempts only
- * (peek first, count on failure), the variant the README warns against.
+ * (peek first, count on failure), the variant the README warns against. Returns the recipe's key function.
  */
-async function buildLimitedApp (t: { teardown: (fn: () => unknown) => void }, users: TestUsers = new TestUsers()): Promise<LimitedApp> {
-  const failures: LimitedApp['failures'] = []
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(auth, {
-    users,
-    session: { secret: SECRET, cookie: { secure: false } },
-    hashOptions: TEST_HASH_OPTIONS,
-    onLoginFailed: ({ username, reason }) => { failures.push({ username, reason }) }
-  })
-
+async function limitedLoginRoutes (app: FastifyInstance): Promise<LimitedApp['loginAttemptKey']> {
   // recipe:rate-limit:start
   await app.register(rateLimit, { global: false })
 
@@ -186,12 +190,7 @@ async function buildLimitedApp (t: { teardown: (fn: () => unknown) => void }, us
       throw err
     }
   })
-  await app.ready()
-
-  const hash = await hashOf(PASSWORD)
-  users.add({ id: 1, username: 'alice', password: hash })
-  users.add({ id: 2, username: 'bob', password: hash })
-  return { app, users, failures, loginAttemptKey }
+  return loginAttemptKey
 }
 
 function attempt (
@@ -326,11 +325,5 @@ t.test('rate-limit recipe: the preHandler hook line is needed, at onRequest ever
 })
 
 t.test('the README shows the rate-limit recipe as tested', async t => {
-  const source = readFileSync(__filename, 'utf8')
-  const start = '// recipe:rate-limit:start'
-  const recipe = source.slice(source.indexOf(start) + start.length, source.indexOf('// recipe:rate-limit:end'))
-  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
-  const lines = (text: string): string[] => text.split('\n').map(line => line.trim()).filter(line => line !== '')
-  t.ok(lines(recipe).length > 10)
-  t.ok(lines(readme).join('\n').includes(lines(recipe).join('\n')), 'README.md contains the recipe, line for line')
+  assertReadmeShowsRecipe(t, __filename, 'rate-limit')
 })

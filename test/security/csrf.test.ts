@@ -1,10 +1,8 @@
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import csrf from '@fastify/csrf-protection'
-import auth from '../../lib/index'
-import { SECRET, TEST_HASH_OPTIONS, TestUsers, cookieFrom, hashOf } from '../helper'
+import { type TestUsers, build, cookieFrom, hashOf } from '../helper'
+import { assertReadmeShowsRecipe } from './kit'
 
 // Row 15 of the security suite. A session cookie is sent by the browser with every request to the site, whoever
 // made the page that sends it: without a per-session token, a page on another site can post to a state-changing
@@ -31,17 +29,31 @@ interface Built {
  * `rotateOnLogin: []` turns off the plugin's CSRF secret rotation at login, to prove that it is needed.
  */
 async function buildCsrfApp (t: Teardown, { rotateOnLogin }: { rotateOnLogin?: string[] } = {}): Promise<Built> {
-  const users = new TestUsers()
   const ledger: Built['ledger'] = []
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(auth, {
-    users,
-    session: { secret: SECRET, cookie: { secure: false } },
-    hashOptions: TEST_HASH_OPTIONS,
-    ...(rotateOnLogin === undefined ? {} : { rotateOnLogin })
+  const { app, users } = await build(t, {
+    plugin: rotateOnLogin === undefined ? {} : { rotateOnLogin },
+    routes: false,
+    extend: async app => {
+      await recipe(app)
+      app.get('/transfer', { preHandler: app.requireUser }, async (request, reply) => ({ csrfToken: reply.generateCsrf() }))
+      app.post('/transfer', { preHandler: app.requireUser }, async (request) => {
+        ledger.push({ user: request.getUserId(), amount: (request.body as { amount: unknown }).amount })
+        return { ok: true }
+      })
+      app.post('/logout', async (request) => {
+        await request.logout()
+        return { ok: true }
+      })
+      app.get('/whoami', async (request) => ({ id: request.getUserId() }))
+    }
   })
+  users.add({ id: 1, username: 'victim', password: await hashOf('victim-pw') })
+  users.add({ id: 2, username: 'attacker', password: await hashOf('attacker-pw') })
+  return { app, users, ledger }
+}
 
+/** The recipe itself, as README.md shows it: the CSRF plugin, the hook that checks the token, the login routes. */
+async function recipe (app: FastifyInstance): Promise<void> {
   // recipe:csrf:start
   await app.register(csrf, { sessionPlugin: '@fastify/session' })
 
@@ -62,22 +74,6 @@ async function buildCsrfApp (t: Teardown, { rotateOnLogin }: { rotateOnLogin?: s
     return { csrfToken: reply.generateCsrf() }
   })
   // recipe:csrf:end
-
-  app.get('/transfer', { preHandler: app.requireUser }, async (request, reply) => ({ csrfToken: reply.generateCsrf() }))
-  app.post('/transfer', { preHandler: app.requireUser }, async (request) => {
-    ledger.push({ user: request.getUserId(), amount: (request.body as { amount: unknown }).amount })
-    return { ok: true }
-  })
-  app.post('/logout', async (request) => {
-    await request.logout()
-    return { ok: true }
-  })
-  app.get('/whoami', async (request) => ({ id: request.getUserId() }))
-  await app.ready()
-
-  users.add({ id: 1, username: 'victim', password: await hashOf('victim-pw') })
-  users.add({ id: 2, username: 'attacker', password: await hashOf('attacker-pw') })
-  return { app, users, ledger }
 }
 
 interface Visit {
@@ -249,12 +245,5 @@ t.test('reading routes need no token', async t => {
 })
 
 t.test('the README shows this recipe as tested', async t => {
-  const source = readFileSync(__filename, 'utf8')
-  const start = '// recipe:csrf:start'
-  const recipe = source.slice(source.indexOf(start) + start.length, source.indexOf('// recipe:csrf:end'))
-  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
-  const lines = (text: string): string[] => text.split('\n').map(line => line.trim()).filter(line => line !== '')
-  const readmeLines = lines(readme).join('\n')
-  t.ok(lines(recipe).length > 10)
-  t.ok(readmeLines.includes(lines(recipe).join('\n')), 'README.md contains the recipe, line for line')
+  assertReadmeShowsRecipe(t, __filename, 'csrf')
 })

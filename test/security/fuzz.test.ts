@@ -1,8 +1,7 @@
 import t from 'tap'
 import fc from 'fast-check'
-import Fastify, { type FastifyInstance, type LightMyRequestResponse } from 'fastify'
-import auth from '../../lib/index'
-import { SECRET, TEST_HASH_OPTIONS, TestUsers, cookieFrom, hashOf, type TestUser } from '../helper'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { TestUsers, build, cookieFrom, hashOf, type TestUser } from '../helper'
 
 // Row 18 of the security suite: property tests. Whatever a client sends as credentials, as a cookie header or as a
 // mutated session cookie, the plugin never answers 5xx and never authenticates anyone but the one user the input
@@ -51,22 +50,24 @@ function cachedHash (plain: string): Promise<string> {
 }
 
 async function buildApp (t: { teardown: (fn: () => unknown) => void }, users = new TestUsers()): Promise<FastifyInstance> {
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(auth, { users, session: { secret: SECRET, cookie: { secure: false } }, hashOptions: TEST_HASH_OPTIONS })
-  // The route reads the body defensively: a body of `null` or `"x"` must reach the plugin, not crash the route.
-  app.post('/login', async (request) => {
-    const { username, password } = (request.body ?? {}) as { username?: unknown, password?: unknown }
-    const user = await request.authenticate(username as string, password as string)
-    await request.login({ user })
-    return { id: request.getUserId() }
+  const { app } = await build(t, {
+    users,
+    routes: false,
+    extend: app => {
+      // The route reads the body defensively: a body of `null` or `"x"` must reach the plugin, not crash the route.
+      app.post('/login', async (request) => {
+        const { username, password } = (request.body ?? {}) as { username?: unknown, password?: unknown }
+        const user = await request.authenticate(username as string, password as string)
+        await request.login({ user })
+        return { id: request.getUserId() }
+      })
+      app.post('/logout', async (request) => {
+        await request.logout()
+        return { ok: true }
+      })
+      app.get('/whoami', async (request) => ({ id: (request.user as { id?: number } | null)?.id ?? null }))
+    }
   })
-  app.post('/logout', async (request) => {
-    await request.logout()
-    return { ok: true }
-  })
-  app.get('/whoami', async (request) => ({ id: (request.user as { id?: number } | null)?.id ?? null }))
-  await app.ready()
   for (const account of ACCOUNTS) {
     const password = account.hash ?? (account.plain === undefined ? undefined : await cachedHash(account.plain))
     users.add({ id: account.id, username: account.username, password, isActive: account.isActive })

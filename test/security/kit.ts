@@ -1,9 +1,11 @@
 import argon2 = require('argon2')
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Test } from 'tap'
 import type { Scheduler } from 'fast-check'
 import { sign } from '@fastify/cookie'
-import Fastify, { type FastifyInstance, type FastifyServerOptions, type LightMyRequestResponse } from 'fastify'
-import auth from '../../lib/index'
-import { SECRET, TEST_HASH_OPTIONS, TestUsers, addRoutes } from '../helper'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { SECRET, TEST_HASH_OPTIONS, type BuildOptions, type TestUsers, build } from '../helper'
 
 declare module 'fastify' {
   /** The session data the attacks' own routes write. */
@@ -242,32 +244,27 @@ export function setCookieHeaders (response: LightMyRequestResponse): string[] {
   return Array.isArray(header) ? header : [String(header)]
 }
 
-export interface AppOptions {
-  users?: TestUsers
-  /** Plugin options, over the test defaults. */
-  plugin?: Record<string, unknown>
-  /** @fastify/session options, over `{ secret, cookie: { secure: false } }`. */
-  session?: Record<string, unknown>
-  fastify?: FastifyServerOptions
-  /** Adds the attack's own routes next to test/helper.ts's. */
-  routes?: (app: FastifyInstance) => void
+/** test/helper.ts's build options, with `routes` for the attack's own routes, added next to the helper's. */
+export type AppOptions = Omit<BuildOptions, 'routes' | 'extend'> & { routes?: (app: FastifyInstance) => unknown }
+
+/** test/helper.ts's app, plus routes of the attack's own. */
+export async function buildApp (t: { teardown: (fn: () => unknown) => void }, options: AppOptions = {}): Promise<{ app: FastifyInstance, users: TestUsers }> {
+  const { routes, ...rest } = options
+  return build(t, { ...rest, extend: routes })
 }
 
-/** test/helper.ts's app, plus routes of the attack's own and session options merged rather than replaced. */
-export async function buildApp (t: { teardown: (fn: () => unknown) => void }, options: AppOptions = {}): Promise<{ app: FastifyInstance, users: TestUsers }> {
-  const users = options.users ?? new TestUsers()
-  const app = Fastify(options.fastify)
-  t.teardown(() => app.close())
-  await app.register(auth, {
-    users,
-    session: { secret: SECRET, cookie: { secure: false }, ...options.session },
-    hashOptions: TEST_HASH_OPTIONS,
-    ...options.plugin
-  } as never)
-  addRoutes(app)
-  options.routes?.(app)
-  await app.ready()
-  return { app, users }
+/**
+ * Asserts that README.md shows, line for line (indentation aside), the recipe that `file` (a test's own source) holds
+ * between `// recipe:<name>:start` and `// recipe:<name>:end`: the README's recipes are the code the tests attack.
+ */
+export function assertReadmeShowsRecipe (t: Pick<Test, 'ok'>, file: string, name: string): void {
+  const source = readFileSync(file, 'utf8')
+  const start = `// recipe:${name}:start`
+  const recipe = source.slice(source.indexOf(start) + start.length, source.indexOf(`// recipe:${name}:end`))
+  const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8')
+  const lines = (text: string): string[] => text.split('\n').map(line => line.trim()).filter(line => line !== '')
+  t.ok(lines(recipe).length > 10)
+  t.ok(lines(readme).join('\n').includes(lines(recipe).join('\n')), 'README.md contains the recipe, line for line')
 }
 
 /** A cookie for any session id, signed as the app signs its own: what the holder of that session's cookie sends. */
