@@ -170,9 +170,12 @@ t.test('credentials: any JSON value as username and password gets exactly the or
   let logins = 0
   const pair = fc.oneof(fc.tuple(usernameArb, passwordArb), accountPair)
   await fc.assert(fc.asyncProperty(pair, async ([username, password]) => {
-    const expected = expectedLogin(username, password)
+    // Through the parser's eyes: fc.jsonValue() can make an object with an own "__proto__" key, which Fastify's
+    // parser refuses with a 400 before the plugin sees anything.
+    const payload = JSON.stringify({ username, password })
+    const expected = expectedFor(payload)
     if (typeof expected === 'number') logins++
-    await checkLogin(app, JSON.stringify({ username, password }), expected)
+    await checkLogin(app, payload, expected)
   }), runs(500))
   t.ok(logins >= 20 * FACTOR, `${500 * FACTOR} credential pairs, ${logins} of them real logins: both sides of the oracle were tried`)
 })
