@@ -107,13 +107,19 @@ async function emit<E extends { request: FastifyRequest }> (hook: ((event: E) =>
   }
 }
 
-/** A user store call whose failure becomes a 503 that keeps the store's error as its cause, off the response. */
-async function askUsers<T> (method: 'findByUsername' | 'findById', call: () => T | Promise<T>): Promise<T> {
+/**
+ * A user store call whose failure becomes a 503 that keeps the store's error as its cause, off the response. Answers
+ * without a promise when the store does (a cache): the onRequest hook resolves users through it on every request.
+ */
+function askUsers<T> (method: 'findByUsername' | 'findById', call: () => T | PromiseLike<T>): T | Promise<T> {
+  const fail = (err: unknown): never => { throw new UserStoreError(method, { cause: err }) }
+  let answer: T | PromiseLike<T>
   try {
-    return await call()
+    answer = call()
   } catch (err) {
-    throw new UserStoreError(method, { cause: err })
+    return fail(err)
   }
+  return isPromiseLike(answer) ? Promise.resolve(answer).then(undefined, fail) : answer
 }
 
 function byteLength (value: string): number {
@@ -234,18 +240,9 @@ export function resolveUser (state: AuthState, backend: Backend, request: Fastif
 
 function userOf (state: AuthState, backend: Backend, request: FastifyRequest, stored: StoredLogin | null): User | null | Promise<User | null> {
   if (stored === null) return null
-  let found: unknown
-  try {
-    found = state.options.users.findById(stored.userId)
-  } catch (err) {
-    throw new UserStoreError('findById', { cause: err })
-  }
-  if (isPromiseLike(found)) {
-    return Promise.resolve(found).then(
-      user => checkedUser(state, backend, request, stored, user as User | null),
-      err => { throw new UserStoreError('findById', { cause: err }) })
-  }
-  return checkedUser(state, backend, request, stored, found as User | null)
+  const found = askUsers('findById', () => state.options.users.findById(stored.userId))
+  if (found instanceof Promise) return found.then(user => checkedUser(state, backend, request, stored, user))
+  return checkedUser(state, backend, request, stored, found)
 }
 
 function checkedUser (state: AuthState, backend: Backend, request: FastifyRequest, stored: StoredLogin, user: User | null | undefined): User | Promise<null> {
