@@ -8,7 +8,7 @@ import {
 import { AuthenticationError, InvalidOptionError, UnauthorizedError } from './errors'
 import { resolveOptions, type RawOptions, type ResolvedOptions } from './options'
 import { PasswordHasher, isWellFormed } from './password'
-import { cachingSigner, type SessionSigner } from './signer'
+import { cachingSigner } from './signer'
 import { timedStore, type SessionStore } from './store'
 import {
   authenticate, backendNamed, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
@@ -18,15 +18,20 @@ import type { Backend } from './backends/backend'
 import { abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags } from './backends/session'
 import { createJwtBackend } from './backends/jwt'
 
-/** @fastify/session options with the plugin's defaults: see "Session defaults" in the README for each reason. */
-function sessionOptions (options: ResolvedOptions & { session: object }): Record<string, unknown> {
+/**
+ * @fastify/session options with the plugin's defaults (see "Session defaults" in the README for each reason), and
+ * how to drop a session's cookie from the signature cache when there is one: not with `session.cacheSize: 0`, nor
+ * with the app's own signer object as `secret`.
+ */
+function sessionOptions (options: ResolvedOptions & { session: object }): { registered: Record<string, unknown>, forget?: (sessionId: string) => void } {
   const { storeTimeout: _timeout, cacheSize: _cacheSize, cookie, store, secret, ...rest } = options.session
   // The same signatures as @fastify/session's own signer, each checked once rather than on every request.
   const signer = typeof secret === 'string' || Buffer.isBuffer(secret) || Array.isArray(secret)
     ? cachingSigner(secret, rest.algorithm as string | undefined, options.sessionCacheSize)
     : undefined
+  const forget = options.sessionCacheSize > 0 ? signer?.forget : undefined
   const timed = timedStore((store ?? new MemoryStore()) as SessionStore, options.storeTimeout)
-  return {
+  const registered = {
     // An anonymous visitor costs no store write and gets no cookie.
     saveUninitialized: false,
     // Re-saving every unchanged session on every request costs a store write and a Set-Cookie per request and
@@ -35,8 +40,9 @@ function sessionOptions (options: ResolvedOptions & { session: object }): Record
     ...rest,
     secret: signer ?? secret,
     cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: true, ...(cookie as object | undefined) },
-    store: signer === undefined ? timed : forgettingMissingSessions(timed, signer.forget)
+    store: forget === undefined ? timed : forgettingMissingSessions(timed, forget)
   }
+  return { registered, forget }
 }
 
 /**
@@ -58,17 +64,17 @@ function forgettingMissingSessions (store: SessionStore, forget: (sessionId: str
 }
 
 async function registerSession (fastify: FastifyInstance, options: ResolvedOptions): Promise<Backend | undefined> {
-  let signer: Partial<SessionSigner> | undefined
+  // No signature cache to keep tidy when the app registered @fastify/session itself.
+  let forget: ((sessionId: string) => void) | undefined
   if (!fastify.hasRequestDecorator('session')) {
     if (options.session === undefined) return undefined
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
-    const registered = sessionOptions(options as ResolvedOptions & { session: object })
+    const session = sessionOptions(options as ResolvedOptions & { session: object })
+    const { registered } = session
+    forget = session.forget
     await fastify.register(fastifySession, registered as never)
     fastify.addHook('onSend', expireCookieWithItsFlags((registered.cookieName as string | undefined) ?? 'sessionId', registered.cookie as object))
-    signer = registered.secret as Partial<SessionSigner>
   }
-  // An app's own signer object has no `forget`; neither has the session when the app registered it.
-  const forget = typeof signer?.forget === 'function' ? signer.forget : undefined
   return createSessionBackend(options.storeTimeout, options.rotateOnLogin, forget)
 }
 

@@ -189,3 +189,15 @@ t.test('an app\'s own signer object is used as it is, uncached', async t => {
   for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/me', headers: { cookie } })).statusCode, 200)
   t.equal(checks, 3, 'its unsign ran on every request')
 })
+
+t.test('session.cacheSize: 0 through the plugin: every request checks its cookie, logins and logouts work alike', async t => {
+  const users = new TestUsers()
+  users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+  const { app } = await build(t, { users, plugin: { session: { secret: SECRET, cookie: { secure: false }, cacheSize: 0 } } })
+  const cookie = await loginAs(app, 'ann', 'pw')
+  const counter = hmacs(t)
+  for (let i = 0; i < 3; i++) t.equal((await app.inject({ url: '/me', headers: { cookie } })).statusCode, 200)
+  t.equal(counter.count(), 3, 'one HMAC per request: nothing remembered')
+  t.equal((await app.inject({ method: 'POST', url: '/logout', headers: { cookie } })).statusCode, 200)
+  t.same((await app.inject({ url: '/whoami', headers: { cookie } })).json(), { user: null, id: null })
+})
