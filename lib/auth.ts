@@ -2,8 +2,10 @@ import { createHmac } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { isSupportedBackend, type BackendName } from './constants'
 import {
-  AuthenticationError, BackendNotConfiguredError, BusyError, InvalidOptionError, UnsupportedBackendError, UserStoreError
+  AuthenticationError, BackendNotConfiguredError, BusyError, InvalidOptionError, LoginStoreUnsupportedError,
+  ReauthenticationRequiredError, UnauthorizedError, UnsupportedBackendError, UserStoreError
 } from './errors'
+import { currentLogin, type CurrentLogin, type LoginInfo, type Logins } from './logins'
 import type { LoginFailureReason, ResolvedOptions, User, UserId } from './options'
 import { isArgon2Hash, isWellFormed, type PasswordHasher } from './password'
 import { isPromiseLike, isValidUserId, type Backend, type StoredLogin } from './backends/backend'
@@ -17,6 +19,10 @@ export interface AuthState {
   readonly hasher: PasswordHasher
   defaultBackend: BackendName
   authHash (user: User, passwordHash?: string): string
+  /** The login store every login of this registration is kept in, when the plugin knows it at registration. */
+  readonly logins: Logins | undefined
+  /** Makes the records of logins that no store keeps (JWT without a login store): their times, never stored. */
+  readonly unstored: Logins
 }
 
 export const kAuthState = Symbol('fastify-auth-helpers.state')
@@ -37,6 +43,11 @@ function authHashInput (id: unknown, passwordHash: unknown): string {
 const kUpgradedHash = Symbol('fastify-auth-helpers.upgradedHash')
 
 type UpgradeCarrier = FastifyRequest & { [kUpgradedHash]?: { user: User, hash: string } }
+
+/** The user whose password authenticate() checked on this request: a login() of them is a new login, not a renewal. */
+const kProved = Symbol('fastify-auth-helpers.proved')
+
+type ProvedRequest = FastifyRequest & { [kProved]?: User }
 
 /**
  * An HMAC of the user's id and password hash, kept with the login: when the password changes, so does this, and every
@@ -132,17 +143,12 @@ function byteLength (value: string): number {
  * argon2's queue is full it rejects with BusyError (503) instead, for the load alone: see below.
  */
 export async function authenticate (request: FastifyRequest, username: unknown, password: unknown): Promise<User> {
-  const { options, hasher } = stateOf(request)
-  const fail = async (reason: LoginFailureReason): Promise<never> => {
-    await emit(options.onLoginFailed, 'onLoginFailed', {
-      request, username: typeof username === 'string' ? username : null, reason
-    })
-    throw new AuthenticationError()
-  }
+  const state = stateOf(request)
+  const { options, hasher } = state
+  const fail = failure(request, state, typeof username === 'string' ? username : null)
   // argon2 takes arrays and buffers as passwords, so only well-formed strings of sane size get past this line.
-  if (typeof username !== 'string' || typeof password !== 'string' || username.length === 0 || password.length === 0 ||
-      byteLength(username) > options.maxUsernameLength || byteLength(password) > options.maxPasswordLength ||
-      !isWellFormed(username) || !isWellFormed(password)) {
+  if (typeof username !== 'string' || username.length === 0 || byteLength(username) > options.maxUsernameLength ||
+      !isWellFormed(username) || !isPassword(state, password)) {
     return fail('invalid-input')
   }
   // A full queue is refused before the user store is asked (a flood costs no lookups), and the verify below is
@@ -151,6 +157,29 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
   if (hasher.full) throw new BusyError()
 
   const user = await askUsers('findByUsername', () => options.users.findByUsername(username))
+  return await checkPassword(request, state, user, password, fail)
+}
+
+function isPassword (state: AuthState, password: unknown): password is string {
+  return typeof password === 'string' && password.length > 0 &&
+    byteLength(password) <= state.options.maxPasswordLength && isWellFormed(password)
+}
+
+type Fail = (reason: LoginFailureReason) => Promise<never>
+
+function failure (request: FastifyRequest, state: AuthState, username: string | null): Fail {
+  return async (reason) => {
+    await emit(state.options.onLoginFailed, 'onLoginFailed', { request, username, reason })
+    throw new AuthenticationError()
+  }
+}
+
+/**
+ * The password check of authenticate() and reauthenticate(): one argon2 verify whether or not there is a user, then
+ * the same failure for every reason; on success, the hash upgraded when its parameters are outdated.
+ */
+async function checkPassword (request: FastifyRequest, state: AuthState, user: User | null | undefined, password: string, fail: Fail): Promise<User> {
+  const { options, hasher } = state
   const storedHash = user == null ? undefined : options.getPasswordHash(user)
   const matches = await hasher.verify(storedHash, password)
   if (user == null) return fail('unknown-user')
@@ -158,6 +187,7 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
   // Activity is checked after the password, so an inactive account is not revealed to someone without it.
   if (!options.isActive(user)) return fail('inactive')
 
+  ;(request as ProvedRequest)[kProved] = user
   if (options.users.updatePasswordHash !== undefined && hasher.needsRehash(storedHash as string)) {
     try {
       const upgraded = await hasher.hash(password)
@@ -174,6 +204,7 @@ export interface LoginOptions {
   user?: User | null
   userId?: unknown
   backend?: unknown
+  remember?: unknown
 }
 
 export async function login (request: FastifyRequest, loginOptions: LoginOptions): Promise<string | undefined> {
@@ -181,8 +212,9 @@ export async function login (request: FastifyRequest, loginOptions: LoginOptions
   if (loginOptions === null || typeof loginOptions !== 'object') {
     throw new AuthenticationError('login() takes { user } or { userId }')
   }
-  const { user, userId, backend: backendName } = loginOptions
+  const { user, userId, backend: backendName, remember } = loginOptions
   const backend = backendNamed(state, backendName ?? state.defaultBackend)
+  if (remember !== undefined && typeof remember !== 'boolean') throw new AuthenticationError('login() takes `remember` as a boolean')
   const { options } = state
   const hasUser = user != null
   if (hasUser === (userId != null)) throw new AuthenticationError('login() takes exactly one of user and userId')
@@ -206,7 +238,23 @@ export async function login (request: FastifyRequest, loginOptions: LoginOptions
 
   const upgrade = (request as UpgradeCarrier)[kUpgradedHash]
   const authHash = state.authHash(theUser, upgrade?.user === theUser ? upgrade.hash : undefined)
-  const token = await backend.login(request, { userId: id, authHash })
+  const logins = loginsFor(state, backend, request)
+  // The same user again on the login this request carries, without a password checked on this request: the same
+  // login under a new session id or token (the README's way to renew an id), keeping its creation time, so that
+  // renewing never extends a login's absolute lifetime, and its last password proof.
+  const carried = currentLogin(request)
+  const renewing = carried !== undefined && carried.backend === backend.name && carried.handle !== '' &&
+    String(carried.record.userId) === String(id) && (request as ProvedRequest)[kProved] !== theUser
+    ? carried
+    : undefined
+  const plan = {
+    record: renewing === undefined
+      ? logins.newRecord(request, { userId: id, authHash, backend: backend.name, remember: (remember as boolean | undefined) ?? null })
+      : logins.renewedRecord(renewing.record, { authHash, remember: remember as boolean | undefined }),
+    renewing
+  }
+  const token = await backend.login(request, plan)
+  ;(request as ResolvedRequest)[kResolvedBy] = backend
   request.user = theUser as typeof request.user
   await emit(options.onLogin, 'onLogin', { request, user: theUser, backend: backend.name })
   return token
@@ -219,9 +267,10 @@ export async function logout (request: FastifyRequest, logoutOptions?: { backend
   if (logoutOptions != null && (typeof logoutOptions !== 'object' || Array.isArray(logoutOptions))) {
     throw new InvalidOptionError(`logout() takes { backend } (an object), not ${Array.isArray(logoutOptions) ? 'an array' : `a ${typeof logoutOptions}`}`)
   }
-  const backend = backendNamed(state, logoutOptions?.backend ?? state.defaultBackend)
+  const backend = logoutOptions?.backend === undefined ? requestBackend(state, request) : backendNamed(state, logoutOptions.backend)
   const userId = backend.storedUserId(request)
   await backend.logout(request)
+  ;(request as ResolvedRequest)[kResolvedBy] = undefined
   request.user = null
   await emit(state.options.onLogout, 'onLogout', { request, userId, backend: backend.name })
 }
@@ -262,5 +311,115 @@ export async function getUserFromJwt (request: FastifyRequest): Promise<User | n
 
 export function getUserId (request: FastifyRequest, backend?: unknown): UserId | null {
   const state = stateOf(request)
-  return backendNamed(state, backend ?? state.defaultBackend).storedUserId(request)
+  return (backend === undefined ? requestBackend(state, request) : backendNamed(state, backend)).storedUserId(request)
+}
+
+/** The backend whose login resolved this request's user (or that login() used), until logout. */
+const kResolvedBy = Symbol('fastify-auth-helpers.resolvedBy')
+
+type ResolvedRequest = FastifyRequest & { [kResolvedBy]?: Backend }
+
+export function markResolvedBy (request: FastifyRequest, backend: Backend): void {
+  (request as ResolvedRequest)[kResolvedBy] = backend
+}
+
+/**
+ * The backend that logout() and getUserId() act on when none is named: the one that authenticated this request,
+ * so that a bearer client's logout ends its token rather than a session it does not have; the default backend
+ * for an anonymous request (the seed's rule).
+ */
+function requestBackend (state: AuthState, request: FastifyRequest): Backend {
+  return (request as ResolvedRequest)[kResolvedBy] ?? backendNamed(state)
+}
+
+/**
+ * The login store a backend keeps its logins in. The JWT backend without one keeps none (tokens stand alone), and
+ * the records it would make are never stored: a throwaway Logins over nothing gives them their times.
+ */
+function loginsFor (state: AuthState, backend: Backend, request: FastifyRequest): Logins {
+  return backend.logins(request) ?? state.unstored
+}
+
+function loginsOf (state: AuthState, feature: string): Logins {
+  if (state.logins === undefined || !state.logins.full) throw new LoginStoreUnsupportedError(feature)
+  return state.logins
+}
+
+/** The current request's login as kept in the store, or a 401 when the request is anonymous. */
+function requireLogin (request: FastifyRequest): CurrentLogin {
+  const login = request.user == null ? undefined : currentLogin(request)
+  if (login === undefined) throw new UnauthorizedError()
+  return login
+}
+
+/** The current user's live logins, newest first, the current one marked. */
+export async function listLogins (request: FastifyRequest): Promise<LoginInfo[]> {
+  const state = stateOf(request)
+  const login = requireLogin(request)
+  return await loginsOf(state, 'listLogins()').list(login.record.userId, login)
+}
+
+/** Ends one of the current user's logins by its id; false when the id names none of them. */
+export async function endLogin (request: FastifyRequest, id: unknown): Promise<boolean> {
+  const state = stateOf(request)
+  const login = requireLogin(request)
+  const logins = loginsOf(state, 'endLogin()')
+  // Login ids are 22 base64url characters; anything else names no login and is not looked up.
+  if (typeof id !== 'string' || !LOGIN_ID.test(id)) return false
+  const ended = await logins.endById(login.record.userId, id)
+  if (ended && id === login.record.id) {
+    request.user = null
+  }
+  return ended
+}
+
+const LOGIN_ID = /^[A-Za-z0-9_-]{22}$/
+
+/** Ends every login of the current user but this request's; resolves to how many. */
+export async function endOtherLogins (request: FastifyRequest): Promise<number> {
+  const state = stateOf(request)
+  const login = requireLogin(request)
+  return await loginsOf(state, 'endOtherLogins()').endAll(login.record.userId, login)
+}
+
+/** "Sign out everywhere": ends every login of a user, on every instance sharing the store. */
+export async function endLogins (state: AuthState, userId: unknown): Promise<number> {
+  if (!isValidUserId(userId)) throw new InvalidOptionError('endLogins() takes a user id (a non-empty string or a safe integer)')
+  return await loginsOf(state, 'endLogins()').endAll(userId)
+}
+
+export async function listUserLogins (state: AuthState, userId: unknown): Promise<LoginInfo[]> {
+  if (!isValidUserId(userId)) throw new InvalidOptionError('listLogins() takes a user id (a non-empty string or a safe integer)')
+  return await loginsOf(state, 'listLogins()').list(userId)
+}
+
+/**
+ * Checks the current user's password as authenticate() does (one failure, one argon2 verify, the same events) and
+ * marks the current login as having just proved it, without a new login. A wrong password changes nothing; a login
+ * that ended meanwhile stays ended (401).
+ */
+export async function reauthenticate (request: FastifyRequest, password: unknown): Promise<void> {
+  const state = stateOf(request)
+  const login = requireLogin(request)
+  const fail = failure(request, state, null)
+  if (!isPassword(state, password)) return await fail('invalid-input')
+  if (state.hasher.full) throw new BusyError()
+  await checkPassword(request, state, request.user as User, password, fail)
+  const logins = login.handle === '' ? undefined : backendNamed(state, login.backend).logins(request)
+  if (logins === undefined || !logins.full) throw new LoginStoreUnsupportedError('reauthenticate()')
+  if (!await logins.reauthenticated(login)) {
+    request.user = null
+    throw new UnauthorizedError()
+  }
+}
+
+/** A preHandler: 401 unless the current login proved its password within `maxAgeMs`. */
+export function requireRecentLogin (state: AuthState, maxAgeMs: unknown) {
+  if (typeof maxAgeMs !== 'number' || !Number.isFinite(maxAgeMs) || maxAgeMs <= 0) {
+    throw new InvalidOptionError('requireRecentLogin() takes a positive number of milliseconds')
+  }
+  return async function requireRecentLogin (request: FastifyRequest): Promise<void> {
+    const login = requireLogin(request)
+    if (state.options.now() - login.record.authenticatedAt > maxAgeMs) throw new ReauthenticationRequiredError()
+  }
 }

@@ -47,3 +47,16 @@ export const BusyError = createError(
 
 export const RevocationFailedError = createError<[string, { cause: unknown }]>(
   'FST_AUTH_REVOCATION_FAILED', 'The token revocation hook `jwt.%s` failed or did not answer in time', 503)
+
+/**
+ * The login store lacks what a feature needs (lib/login-store.ts): an express-session store such as connect-redis
+ * cannot update, take or index records atomically. A programmer's setup error, so a 500 that says what to pass.
+ */
+export const LoginStoreUnsupportedError = createError<[string]>(
+  'FST_AUTH_LOGIN_STORE_UNSUPPORTED',
+  '%s needs a login store that can list, update and end logins atomically: pass `loginStore` ' +
+  '(createRedisLoginStore(client) for Redis), or keep the default MemoryStore', 500)
+
+/** The current login last proved its password longer ago than the route allows (app.requireRecentLogin). */
+export const ReauthenticationRequiredError = createError(
+  'FST_AUTH_REAUTHENTICATION_REQUIRED', 'Confirm your password to continue', 401)

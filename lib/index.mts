@@ -15,5 +15,10 @@ export const {
   logout,
   getUserFromSession,
   getUserFromJwt,
-  getUserId
+  getUserId,
+  listLogins,
+  endLogin,
+  endOtherLogins,
+  reauthenticate,
+  createRedisLoginStore
 } = plugin

@@ -11,11 +11,18 @@ import { PasswordHasher, isWellFormed } from './password'
 import { cachingSigner } from './signer'
 import { timedStore, type SessionStore } from './store'
 import {
-  authenticate, backendNamed, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
-  resolveUser, type AuthState, type LoginOptions
+  authenticate, backendNamed, createAuthHasher, endLogin, endLogins as endUserLogins, endOtherLogins, getUserFromJwt,
+  getUserFromSession, getUserId, kAuthState, listLogins, listUserLogins, login, logout, markResolvedBy, reauthenticate,
+  requireRecentLogin as recentLoginCheck, resolveUser, type AuthState, type LoginOptions
 } from './auth'
 import type { Backend } from './backends/backend'
-import { abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags } from './backends/session'
+import {
+  abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags, loginAwareIdGenerator, prefetchLoginRecord, type LoginsOf
+} from './backends/session'
+import { currentLogin, Logins, type LifetimeOptions } from './logins'
+import { sessionStoreLogins, timedLoginStore } from './login-store'
+import { createRedisLoginStore } from './redis-login-store'
+import type { UserId } from './options'
 import { createJwtBackend } from './backends/jwt'
 
 /**
@@ -23,13 +30,15 @@ import { createJwtBackend } from './backends/jwt'
  * how to drop a session's cookie from the signature cache when there is one: not with `session.cacheSize: 0`, nor
  * with the app's own signer object as `secret`.
  */
-function sessionOptions (options: ResolvedOptions & { session: object }): { registered: Record<string, unknown>, forget?: (sessionId: string) => void } {
+function sessionOptions (options: ResolvedOptions & { session: object }): { registered: Record<string, unknown>, forget?: (sessionId: string) => void, timed: SessionStore, synchronous: boolean } {
   const { storeTimeout: _timeout, cacheSize: _cacheSize, cookie, store, secret, ...rest } = options.session
   // The same signatures as @fastify/session's own signer, each checked once rather than on every request.
   const signer = typeof secret === 'string' || Buffer.isBuffer(secret) || Array.isArray(secret)
     ? cachingSigner(secret, rest.algorithm as string | undefined, options.sessionCacheSize)
     : undefined
   const forget = options.sessionCacheSize > 0 ? signer?.forget : undefined
+  // @fastify/session's MemoryStore answers synchronously, which makes the login store over it atomic (lib/login-store.ts).
+  const synchronous = store === undefined || store instanceof MemoryStore
   const timed = timedStore((store ?? new MemoryStore()) as SessionStore, options.storeTimeout)
   const registered = {
     // An anonymous visitor costs no store write and gets no cookie.
@@ -38,11 +47,12 @@ function sessionOptions (options: ResolvedOptions & { session: object }): { regi
     // buys no safety: sessions expire at the fixed time login gave them unless the app asks for rolling ones.
     rolling: false,
     ...rest,
+    idGenerator: loginAwareIdGenerator(rest.idGenerator as ((request: FastifyRequest) => string) | undefined),
     secret: signer ?? secret,
     cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: true, ...(cookie as object | undefined) },
     store: forget === undefined ? timed : forgettingMissingSessions(timed, forget)
   }
-  return { registered, forget }
+  return { registered, forget, timed, synchronous }
 }
 
 /**
@@ -63,19 +73,51 @@ function forgettingMissingSessions (store: SessionStore, forget: (sessionId: str
   })
 }
 
-async function registerSession (fastify: FastifyInstance, options: ResolvedOptions): Promise<Backend | undefined> {
+/** A login store over the app's own @fastify/session store, found from the request: one per store. */
+function loginsOfRequest (storeTimeout: number, lifetime: LifetimeOptions): LoginsOf {
+  const byStore = new WeakMap<object, Logins>()
+  return function loginsOf (request) {
+    const store = (request as unknown as { sessionStore: SessionStore }).sessionStore
+    let logins = byStore.get(store)
+    if (logins === undefined) {
+      logins = new Logins(sessionStoreLogins(timedStore(store, storeTimeout), store instanceof MemoryStore, lifetime.now), lifetime)
+      byStore.set(store, logins)
+    }
+    return logins
+  }
+}
+
+/**
+ * Registers @fastify/cookie and @fastify/session unless the app did, and makes the session backend. Resolves to the
+ * backend and the registration's login store when it is known now: the app's `loginStore`, else one over the session
+ * store the plugin gave @fastify/session.
+ */
+async function registerSession (fastify: FastifyInstance, options: ResolvedOptions, lifetime: LifetimeOptions, own: Logins | undefined): Promise<{ backend?: Backend, logins?: Logins }> {
   // No signature cache to keep tidy when the app registered @fastify/session itself.
   let forget: ((sessionId: string) => void) | undefined
+  let logins = own
   if (!fastify.hasRequestDecorator('session')) {
-    if (options.session === undefined) return undefined
+    if (options.session === undefined) return { logins }
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
     const session = sessionOptions(options as ResolvedOptions & { session: object })
     const { registered } = session
     forget = session.forget
+    logins ??= new Logins(sessionStoreLogins(session.timed, session.synchronous, lifetime.now), lifetime)
+    // Not with the app's own signer object: it would check each cookie twice.
+    const signer = registered.secret as Partial<Parameters<typeof prefetchLoginRecord>[2]>
+    if (typeof signer.prime === 'function') {
+      fastify.addHook('onRequest', prefetchLoginRecord(
+        (registered.cookieName as string | undefined) ?? 'sessionId',
+        (registered.cookiePrefix as string | undefined) ?? '',
+        signer as Parameters<typeof prefetchLoginRecord>[2],
+        logins))
+    }
     await fastify.register(fastifySession, registered as never)
     fastify.addHook('onSend', expireCookieWithItsFlags((registered.cookieName as string | undefined) ?? 'sessionId', registered.cookie as object))
   }
-  return createSessionBackend(options.storeTimeout, options.rotateOnLogin, forget)
+  const fixed = logins
+  const loginsOf: LoginsOf = fixed === undefined ? loginsOfRequest(options.storeTimeout, lifetime) : () => fixed
+  return { backend: createSessionBackend(options.storeTimeout, options.rotateOnLogin, loginsOf, forget), logins }
 }
 
 /** Per app (its server is shared by every encapsulated context), the auth hash keys its registrations use. */
@@ -103,9 +145,20 @@ function claimAuthHashKey (fastify: FastifyInstance, secret: string | Buffer, us
 async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOptions): Promise<void> {
   const options = resolveOptions(rawOptions)
 
+  const lifetime: LifetimeOptions = { ...options.lifetime, now: options.now }
+  const own = options.loginStore === undefined ? undefined : new Logins(timedLoginStore(options.loginStore, options.storeTimeout), lifetime)
   const backends: Partial<Record<BackendName, Backend>> = {}
-  backends.session = await registerSession(fastify, options)
-  if (options.jwt !== undefined) backends.jwt = await createJwtBackend(fastify, options.jwt)
+  const registered = await registerSession(fastify, options, lifetime, own)
+  backends.session = registered.backend
+  const logins = registered.logins
+  // JWT logins are kept (listed, ended at once) in the app's own login store. Without one, tokens stand alone, as
+  // JWTs are expected to: a default in-memory store would make tokens die with the process and fail on every
+  // other instance of the app.
+  if (options.jwt !== undefined) backends.jwt = await createJwtBackend(fastify, options.jwt, own?.full === true ? own : undefined)
+  if (logins !== undefined && !logins.full && (options.lifetime.idleTimeout > 0)) {
+    throw new InvalidOptionError('`logins.idleTimeout` needs a login store that can update logins atomically: pass ' +
+      '`loginStore` (createRedisLoginStore(client) for Redis), or keep the default MemoryStore')
+  }
   if (backends[options.defaultBackend] === undefined) {
     throw new InvalidOptionError(`the default backend "${options.defaultBackend}" is not configured: pass the ` +
       `\`${options.defaultBackend}\` option (for sessions, registering @fastify/session before this plugin also works)`)
@@ -127,7 +180,9 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     resolutionOrder,
     hasher: new PasswordHasher(options.hashOptions, { maxQueued: options.maxQueuedHashes }),
     defaultBackend: options.defaultBackend,
-    authHash: createAuthHasher(options.authHashSecret, options.getPasswordHash, options.getUserId)
+    authHash: createAuthHasher(options.authHashSecret, options.getPasswordHash, options.getUserId),
+    logins,
+    unstored: new Logins(sessionStoreLogins(new MemoryStore() as SessionStore, true, lifetime.now), lifetime)
   }
 
   fastify.decorate(kAuthState, state)
@@ -149,6 +204,15 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     }
     return state.hasher.hash(plain)
   })
+  fastify.decorate('listLogins', function listLogins (userId: UserId) {
+    return listUserLogins(state, userId)
+  })
+  fastify.decorate('endLogins', function endLogins (userId: UserId) {
+    return endUserLogins(state, userId)
+  })
+  fastify.decorate('requireRecentLogin', function requireRecentLogin (maxAgeMs: number) {
+    return recentLoginCheck(state, maxAgeMs)
+  })
   fastify.decorate('requireUser', async function requireUser (request: FastifyRequest, reply: FastifyReply) {
     if (request.user == null) {
       if (challenge !== undefined) reply.header('WWW-Authenticate', challenge(request))
@@ -169,9 +233,23 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   fastify.decorateRequest('getUserId', function (this: FastifyRequest, backend?: BackendName) {
     return getUserId(this, backend)
   })
+  fastify.decorateRequest('listLogins', function (this: FastifyRequest) {
+    return listLogins(this)
+  })
+  fastify.decorateRequest('endLogin', function (this: FastifyRequest, id: string) {
+    return endLogin(this, id)
+  })
+  fastify.decorateRequest('endOtherLogins', function (this: FastifyRequest) {
+    return endOtherLogins(this)
+  })
+  fastify.decorateRequest('reauthenticate', function (this: FastifyRequest, password: string) {
+    return reauthenticate(this, password)
+  })
+  if (logins?.full === true) fastify.addHook('onResponse', touchLogin(logins))
 
   fastify.addHook('onRequest', resolveRequestUser(state))
-  if (backends.session !== undefined) fastify.addHook('onError', abandonFailedLogin(options.storeTimeout))
+  const sessionBackend = backends.session
+  if (sessionBackend !== undefined) fastify.addHook('onError', abandonFailedLogin(request => sessionBackend.logins(request) as Logins))
   // The dummy hash that failed logins verify against is made before the first request, not during one.
   fastify.addHook('onReady', async function makeDummyHash () {
     await state.hasher.dummyHash()
@@ -197,14 +275,32 @@ function resolveRequestUser (state: AuthState) {
         if (user instanceof Promise) {
           user.then(found => {
             request.user = found as typeof request.user
+            if (found !== null) markResolvedBy(request, backend)
             done()
           }, done)
         } else {
           request.user = user as typeof request.user
+          if (user !== null) markResolvedBy(request, backend)
           done()
         }
         return
       }
+    }
+    done()
+  }
+}
+
+/**
+ * onResponse: the login's `seenAt`, written at most once per `logins.touchInterval`, after the response has gone, so
+ * that neither the request's latency nor its outcome depends on it. Its failure is logged, not answered.
+ */
+function touchLogin (logins: Logins) {
+  return function touchLogin (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const login = currentLogin(request)
+    if (login !== undefined && login.handle !== '' && request.user != null && logins.dueForTouch(login)) {
+      logins.touch(login).catch((err: unknown) => {
+        request.log.warn({ err }, 'fastify-auth-helpers: could not record when the login was last seen')
+      })
     }
     done()
   }
@@ -225,5 +321,10 @@ export = Object.assign(plugin, {
   logout,
   getUserFromSession,
   getUserFromJwt,
-  getUserId
+  getUserId,
+  listLogins,
+  endLogin,
+  endOtherLogins,
+  reauthenticate,
+  createRedisLoginStore
 })

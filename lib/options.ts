@@ -4,6 +4,8 @@ import type { CookieSerializeOptions } from '@fastify/cookie'
 import { InvalidOptionError } from './errors'
 import { DEFAULT_AUTH_BACKEND, isSupportedBackend, type BackendName } from './constants'
 
+import { CAPABILITIES, type LoginStore } from './login-store'
+import type { LifetimeOptions } from './logins'
 import type { HashOptions, JwtClaims, LoginFailureReason, UserId, UserStore as PublicUserStore } from '../types/index'
 
 export type { HashOptions, JwtClaims, LoginFailureReason, UserId }
@@ -25,6 +27,9 @@ export interface RawOptions {
   maxUsernameLength?: number
   maxQueuedHashes?: number
   rotateOnLogin?: unknown
+  loginStore?: unknown
+  logins?: unknown
+  now?: unknown
   onLogin?: (event: { request: FastifyRequest, user: User, backend: BackendName }) => unknown
   onLogout?: (event: { request: FastifyRequest, userId: UserId | null, backend: BackendName }) => unknown
   onLoginFailed?: (event: { request: FastifyRequest, username: string | null, reason: LoginFailureReason }) => unknown
@@ -48,6 +53,11 @@ export interface ResolvedOptions {
   storeTimeout: number
   /** Session cookie signatures remembered by the signer the plugin gives @fastify/session (lib/signer.ts). */
   sessionCacheSize: number
+  /** The app's own login store, or undefined for the default (lib/login-store.ts). */
+  loginStore: LoginStore | undefined
+  lifetime: Omit<LifetimeOptions, 'now'>
+  /** The clock every login time is read from. */
+  now: () => number
   onLogin: RawOptions['onLogin']
   onLogout: RawOptions['onLogout']
   onLoginFailed: RawOptions['onLoginFailed']
@@ -111,13 +121,61 @@ const DEFAULT_MAX_QUEUED_HASHES = 100
 
 const HASH_OPTION_NAMES = ['memoryCost', 'timeCost', 'parallelism'] as const
 
+const DAY = 24 * 60 * 60 * 1000
+/**
+ * Login lifetimes (README, "Login lifetime"): two weeks for a login, as Django's SESSION_COOKIE_AGE; 12 hours for
+ * one made with `remember: false`, a working day, since browsers that restore their tabs keep "session" cookies
+ * for ever; no idle timeout unless asked (OWASP suggests 15 to 30 minutes for sensitive apps, which would log out
+ * most users of an ordinary one); `seenAt` written at most once a minute, as Lucia throttles it.
+ */
+export const DEFAULT_LIFETIME = Object.freeze({
+  maxAge: 14 * DAY,
+  browserSessionMaxAge: DAY / 2,
+  idleTimeout: 0,
+  touchInterval: 60_000
+})
+
+const LIFETIME_NAMES = Object.keys(DEFAULT_LIFETIME) as Array<keyof typeof DEFAULT_LIFETIME>
+
+function resolveLifetime (logins: unknown): Omit<LifetimeOptions, 'now'> {
+  if (logins === undefined) return { ...DEFAULT_LIFETIME }
+  if (logins === null || typeof logins !== 'object' || Array.isArray(logins)) fail('`logins` must be an object of login lifetimes')
+  const given = logins as Record<string, unknown>
+  for (const key of Object.keys(given)) {
+    if (!(LIFETIME_NAMES as string[]).includes(key)) fail(`\`logins.${key}\` is not an option: only ${LIFETIME_NAMES.join(', ')}`)
+  }
+  const lifetime: Record<keyof typeof DEFAULT_LIFETIME, number> = { ...DEFAULT_LIFETIME }
+  for (const name of LIFETIME_NAMES) {
+    const value = given[name]
+    if (value === undefined) continue
+    const allowsZero = name === 'idleTimeout'
+    if (!Number.isSafeInteger(value) || (value as number) < (allowsZero ? 0 : 1)) {
+      fail(`\`logins.${name}\` must be a ${allowsZero ? 'whole' : 'positive whole'} number of milliseconds${allowsZero ? ' (0: off)' : ''}`)
+    }
+    lifetime[name] = value as number
+  }
+  if (lifetime.browserSessionMaxAge > lifetime.maxAge) fail('`logins.browserSessionMaxAge` must not exceed `logins.maxAge`')
+  return lifetime
+}
+
+function resolveLoginStore (store: unknown): LoginStore | undefined {
+  if (store === undefined) return undefined
+  if (store === null || typeof store !== 'object') fail('`loginStore` must be a login store object (README, "Login stores")')
+  for (const name of ['get', 'create', 'delete', ...CAPABILITIES]) {
+    if (typeof (store as Record<string, unknown>)[name] !== 'function') {
+      fail(`\`loginStore.${name}\` must be a function: a login store implements get, create, delete, ${CAPABILITIES.join(', ')}`)
+    }
+  }
+  return store as LoginStore
+}
+
 export function resolveOptions (options: RawOptions): ResolvedOptions {
   const { users } = options
   if (users === null || typeof users !== 'object') fail('the `users` option (your user store) is required')
   checkFunction(users.findByUsername, 'users.findByUsername', true)
   checkFunction(users.findById, 'users.findById', true)
   checkFunction(users.updatePasswordHash, 'users.updatePasswordHash')
-  for (const name of ['getUserId', 'getPasswordHash', 'isActive', 'onLogin', 'onLogout', 'onLoginFailed'] as const) {
+  for (const name of ['getUserId', 'getPasswordHash', 'isActive', 'now', 'onLogin', 'onLogout', 'onLoginFailed'] as const) {
     checkFunction(options[name], name)
   }
 
@@ -180,6 +238,9 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
     rotateOnLogin: [...rotateOnLogin],
     storeTimeout: session?.storeTimeout ?? 5000,
     sessionCacheSize: session?.cacheSize ?? 10_000,
+    loginStore: resolveLoginStore(options.loginStore),
+    lifetime: resolveLifetime(options.logins),
+    now: (options.now as (() => number) | undefined) ?? Date.now,
     onLogin: options.onLogin,
     onLogout: options.onLogout,
     onLoginFailed: options.onLoginFailed

@@ -4,6 +4,8 @@ import { Lru } from 'toad-cache'
 export interface SessionSigner {
   sign (value: string): string
   unsign (input: string): UnsignResult
+  /** Unsigns a cookie ahead of @fastify/session, whose next unsign of the same input gets this answer without an HMAC. */
+  prime (input: string): UnsignResult
   /** Drops what is remembered of a session's cookie: its login has ended, and its entry would only take room. */
   forget (sessionId: string): void
 }
@@ -25,7 +27,29 @@ export interface SessionSigner {
  */
 export function cachingSigner (secret: string | Buffer | Array<string | Buffer>, algorithm: string | undefined, size: number): SessionSigner {
   const signer = signerFactory(secret as string | string[], algorithm)
-  if (size === 0) return Object.assign(signer, { forget () {} })
+  // A login's cookie is unsigned twice per request: by the hook that starts reading the login record (`prime`) and
+  // then by @fastify/session. The first answer is handed to the second call with the same input, once: unsign is a
+  // function of the input and the secrets, and nothing runs between the two hooks.
+  let primedInput: string | undefined
+  let primedResult: UnsignResult | undefined
+  const consume = (input: string, unsign: (input: string) => UnsignResult): UnsignResult => {
+    if (input === primedInput) {
+      primedInput = undefined
+      return primedResult as UnsignResult
+    }
+    return unsign(input)
+  }
+  if (size === 0) {
+    return Object.assign(Object.create(signer) as typeof signer, {
+      unsign: (input: string) => typeof input === 'string' ? consume(input, value => signer.unsign(value)) : signer.unsign(input),
+      prime (input: string) {
+        primedResult = Object.freeze(signer.unsign(input))
+        primedInput = input
+        return primedResult
+      },
+      forget () {}
+    })
+  }
   const checked = new Lru<UnsignResult>(size)
   // By session id: the cookie that was found valid for it, to sign the id again without an HMAC and to forget it.
   const cookies = new Lru<{ input: string, renew: boolean }>(size)
@@ -39,11 +63,18 @@ export function cachingSigner (secret: string | Buffer | Array<string | Buffer>,
       if (typeof input !== 'string') return signer.unsign(input)
       const known = checked.get(input)
       if (known !== undefined) return known
-      const result = signer.unsign(input)
+      const result = consume(input, value => signer.unsign(value))
       if (result.valid) {
         checked.set(input, Object.freeze(result))
         cookies.set(result.value, { input, renew: result.renew })
       }
+      return result
+    },
+    prime (input) {
+      primedInput = undefined
+      const result = this.unsign(input)
+      primedResult = result
+      primedInput = input
       return result
     },
     forget (sessionId) {

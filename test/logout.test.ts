@@ -34,7 +34,7 @@ async function setup (t: Parameters<typeof build>[0], store: Store = new fastify
 t.test('logout flushes the session: store entry and login record gone, cookie expired, old cookie anonymous', async t => {
   const { app, store } = await setup(t)
   const cookie = await loginAs(app, 'ann', 'pw')
-  t.equal(entries(store).length, 2, 'a session and its login record')
+  t.equal(entries(store).length, 3, 'a session, its login record and the user\'s index of logins')
   const response = await app.inject({ method: 'POST', url: '/logout', headers: { cookie } })
   t.equal(response.statusCode, 200)
   t.same(response.json(), { user: null }, 'request.user is null at once')

@@ -63,7 +63,8 @@ t.test('beside a token, getUserId() never names a session login that has ended',
     for (const [token, name] of [['junk', 'a refused token'], [bobToken, 'another user\'s token']] as const) {
       const ids = (await app.inject({ url: '/ids', headers: { cookie, ...bearer(token) } })).json()
       t.equal(ids.session, null, `${ending}, with ${name}: getUserId('session')`)
-      t.equal(ids.byDefault, null, `${ending}, with ${name}: getUserId() on the session default`)
+      // getUserId() follows the login that authenticated the request: the token's when it is valid.
+      t.equal(ids.byDefault, token === bobToken ? 2 : null, `${ending}, with ${name}: getUserId() without a backend`)
     }
     t.same((await app.inject({ url: '/ids', headers: { cookie } })).json(),
       { user: null, session: null, jwt: null, byDefault: null }, `${ending}: the session alone is anonymous too`)
@@ -75,7 +76,7 @@ t.test('beside a token, a live session login counts once the request has checked
   const cookie = await loginAs(app, 'ann', 'pw')
   const bobToken = (await app.inject({ method: 'POST', url: '/api/token', payload: { userId: 2 } })).json().token as string
   t.same((await app.inject({ url: '/ids', headers: { cookie, ...bearer(bobToken) } })).json(),
-    { user: 2, session: null, jwt: 2, byDefault: null }, 'the token decided this request; the session was not read')
+    { user: 2, session: null, jwt: 2, byDefault: 2 }, 'the token decided this request; the session was not read')
   t.same((await app.inject({ url: '/ids/checked', headers: { cookie, ...bearer(bobToken) } })).json(),
     { sessionUser: 1, session: 1 }, 'getUserFromSession() checks it, and then getUserId(\'session\') names it')
   t.same((await app.inject({ url: '/ids', headers: { cookie } })).json(),

@@ -9,12 +9,26 @@ declare module 'fastify' {
     setDefaultAuthBackend (backend: fastifyAuthHelpers.BackendName): void
     hashPassword (plain: string): Promise<string>
     requireUser: preHandlerAsyncHookHandler
+    /** A user's live logins, newest first (an admin page; `request.listLogins()` for the current user). */
+    listLogins (userId: fastifyAuthHelpers.UserId): Promise<fastifyAuthHelpers.LoginInfo[]>
+    /** "Sign out everywhere": ends every login of the user; resolves to how many were live. */
+    endLogins (userId: fastifyAuthHelpers.UserId): Promise<number>
+    /** A preHandler: 401 FST_AUTH_REAUTHENTICATION_REQUIRED unless the login proved its password within `maxAgeMs`. */
+    requireRecentLogin (maxAgeMs: number): preHandlerAsyncHookHandler
   }
   interface FastifyRequest {
     authenticate (username: string, password: string): Promise<fastifyAuthHelpers.AuthUser>
     login (options: fastifyAuthHelpers.LoginOptions): Promise<string | undefined>
     logout (options?: fastifyAuthHelpers.LogoutOptions): Promise<void>
     getUserId (backend?: fastifyAuthHelpers.BackendName): fastifyAuthHelpers.UserId | null
+    /** The current user's live logins, newest first; 401 FST_AUTH_UNAUTHORIZED when anonymous. */
+    listLogins (): Promise<fastifyAuthHelpers.LoginInfo[]>
+    /** Ends one of the current user's logins; false when `id` names none of them. */
+    endLogin (id: string): Promise<boolean>
+    /** Ends every login of the current user but this request's; resolves to how many. */
+    endOtherLogins (): Promise<number>
+    /** Checks the current user's password and marks the login as just authenticated; 401 on a wrong one. */
+    reauthenticate (password: string): Promise<void>
   }
 }
 
@@ -122,6 +136,8 @@ declare namespace fastifyAuthHelpers {
     readonly _auth_user_hash: string
     /** The token's unique id: what a revocation list stores. */
     readonly jti: string
+    /** Where the token's login is kept, when a login store keeps JWT logins (never shown by listLogins). */
+    readonly sid?: string
     readonly iat: number
     /** Seconds since the epoch: a revocation entry can expire then. */
     readonly exp: number
@@ -190,14 +206,96 @@ declare namespace fastifyAuthHelpers {
      * rotates the CSRF token.
      */
     rotateOnLogin?: string[]
+    /**
+     * Where logins are kept, for apps with several instances: `createRedisLoginStore(client)`. Default: beside the
+     * sessions in @fastify/session's MemoryStore (one process).
+     */
+    loginStore?: LoginStore
+    /** Login lifetimes: absolute, `remember: false`, idle. */
+    logins?: LoginLifetimeOptions
+    /** The clock every login time is read from (ms since the epoch). Default `Date.now`; tests pass a fake one. */
+    now?: () => number
     onLogin?: (event: LoginEvent<User>) => unknown
     onLogout?: (event: LogoutEvent) => unknown
     onLoginFailed?: (event: LoginFailedEvent) => unknown
   }
 
   export type LoginOptions<User = AuthUser> =
-    | { user: User, userId?: never, backend?: BackendName }
-    | { userId: UserId, user?: never, backend?: BackendName }
+    | { user: User, userId?: never, backend?: BackendName, remember?: boolean }
+    | { userId: UserId, user?: never, backend?: BackendName, remember?: boolean }
+
+  /** One login as `listLogins` shows it: nothing in it is a credential. */
+  export interface LoginInfo {
+    /** Opaque; pass it to `endLogin`. Never a session id or token, nor derived from one. */
+    id: string
+    backend: BackendName
+    createdAt: Date
+    /** Updated at most once per `logins.touchInterval` (default a minute). */
+    lastSeenAt: Date
+    /** The sooner of the absolute end and, with an idle timeout, the idle end. */
+    expiresAt: Date | null
+    userAgent: string | null
+    ip: string | null
+    /** Whether this is the login the request carries. */
+    current: boolean
+  }
+
+  /** A login record as a login store keeps it (see the README, "Login stores"). */
+  export interface LoginRecord {
+    id: string
+    userId: UserId
+    authHash: string
+    backend: BackendName
+    createdAt: number
+    authenticatedAt: number
+    seenAt: number
+    expiresAt: number
+    remember: boolean | null
+    userAgent: string | null
+    ip: string | null
+  }
+
+  export interface LoginIndexEntry {
+    handle: string
+    expiresAt: number
+  }
+
+  /**
+   * Where logins are kept. Each method is one atomic operation; `get` may answer synchronously. See the README,
+   * "Login stores", for what each must guarantee.
+   */
+  export interface LoginStore {
+    get (key: string): LoginRecord | null | undefined | Promise<LoginRecord | null | undefined>
+    create (key: string, record: LoginRecord, expiresAt: number): Promise<void>
+    delete (key: string): Promise<void>
+    take (key: string): Promise<LoginRecord | null>
+    update (key: string, fields: Partial<LoginRecord>, expiresAt: number): Promise<boolean>
+    addEntry (indexKey: string, loginId: string, entry: LoginIndexEntry, now: number): Promise<void>
+    replaceEntry (indexKey: string, loginId: string, entry: LoginIndexEntry): Promise<boolean>
+    removeEntry (indexKey: string, loginId: string): Promise<LoginIndexEntry | null>
+    removeAllEntries (indexKey: string): Promise<Array<[string, LoginIndexEntry]>>
+    entries (indexKey: string): Promise<Array<[string, LoginIndexEntry]>>
+  }
+
+  /** What `createRedisLoginStore` needs of a client: node-redis 4+ `createClient()` and `createCluster()` have it. */
+  export interface RedisLoginClient {
+    hGetAll (key: string): PromiseLike<unknown>
+    eval (script: string, options: { keys: string[], arguments: string[] }): PromiseLike<unknown>
+  }
+
+  export function createRedisLoginStore (client: RedisLoginClient, options?: { prefix?: string }): LoginStore
+
+  /** Login lifetimes, in milliseconds. */
+  export interface LoginLifetimeOptions {
+    /** Absolute lifetime of a login (and of a `remember: true` cookie). Default 14 days. */
+    maxAge?: number
+    /** Absolute lifetime of a `remember: false` login. Default 12 hours. */
+    browserSessionMaxAge?: number
+    /** A login unused this long ends. Default 0: off. */
+    idleTimeout?: number
+    /** `lastSeenAt` is written at most this often per login. Default 60000. */
+    touchInterval?: number
+  }
 
   export interface LogoutOptions {
     backend?: BackendName
@@ -219,6 +317,10 @@ declare namespace fastifyAuthHelpers {
   export function getUserFromSession (request: FastifyRequest): Promise<AuthUser | null>
   export function getUserFromJwt (request: FastifyRequest): Promise<AuthUser | null>
   export function getUserId (request: FastifyRequest, backend?: BackendName): UserId | null
+  export function listLogins (request: FastifyRequest): Promise<LoginInfo[]>
+  export function endLogin (request: FastifyRequest, id: string): Promise<boolean>
+  export function endOtherLogins (request: FastifyRequest): Promise<number>
+  export function reauthenticate (request: FastifyRequest, password: string): Promise<void>
 
   export const fastifyAuthHelpers: FastifyAuthHelpersPlugin
   export { fastifyAuthHelpers as default }

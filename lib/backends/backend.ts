@@ -1,11 +1,22 @@
 import type { FastifyRequest } from 'fastify'
 import type { BackendName } from '../constants'
 import type { UserId } from '../options'
+import type { LoginRecord } from '../login-store'
+import type { CurrentLogin, Logins } from '../logins'
 
 /** What a backend remembers of a login: the user's id and the auth hash of the password at login time. */
 export interface StoredLogin {
   userId: UserId
   authHash: unknown
+}
+
+/**
+ * What login() asks a backend to store: the record (lib/login-store.ts), and when the same login is being renewed
+ * (a new session id or token for the login this request carries), that login, to move rather than end.
+ */
+export interface LoginPlan {
+  record: LoginRecord
+  renewing: CurrentLogin | undefined
 }
 
 /**
@@ -23,10 +34,12 @@ export interface Backend {
    * otherwise: callers tell the two apart with `instanceof Promise`.
    */
   read (request: FastifyRequest): StoredLogin | null | Promise<StoredLogin | null>
-  /** Records a login; resolves to the token when the backend issues one. */
-  login (request: FastifyRequest, login: StoredLogin): Promise<string | undefined>
+  /** Records a login; resolves to the token when the backend issues one. Sets the request's current login. */
+  login (request: FastifyRequest, plan: LoginPlan): Promise<string | undefined>
   /** Forgets the request's login so that nothing that carried it authenticates again. */
   logout (request: FastifyRequest): Promise<void>
+  /** Where this backend keeps its logins for this request, or undefined when it keeps none (JWT without a store). */
+  logins (request: FastifyRequest): Logins | undefined
   /** The user id stored by `login`, unchecked, or null. */
   storedUserId (request: FastifyRequest): UserId | null
   /** The `WWW-Authenticate` challenge of a 401 from `requireUser`, for backends whose clients expect one. */

@@ -3,10 +3,12 @@ import fastifyCookie from '@fastify/cookie'
 import fastifyJwt, { type JWT } from '@fastify/jwt'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AUTH_HASH_KEY, BACKEND_KEY, USER_ID_KEY } from '../constants'
-import { InvalidOptionError, RevocationFailedError } from '../errors'
+import { InvalidOptionError, RevocationFailedError, UnauthorizedError } from '../errors'
 import type { JwtClaims, JwtKey, ResolvedJwtOptions } from '../options'
 import { withTimeout } from '../store'
-import { isPromiseLike, isValidUserId, type Backend, type StoredLogin } from './backend'
+import { currentLogin, setCurrentLogin, type Logins } from '../logins'
+import type { LoginRecord } from '../login-store'
+import { isPromiseLike, isValidUserId, type Backend, type LoginPlan, type StoredLogin } from './backend'
 
 /** What one request's token proved, and what the response must do with the token cookie. */
 interface TokenState {
@@ -14,6 +16,8 @@ interface TokenState {
   claims: JwtClaims | null
   /** The token cookie to send: a token to set, null to clear it, undefined to leave it alone. */
   cookie: string | null | undefined
+  /** The `remember` of the login made on this request: false sends the cookie without Max-Age. */
+  remember?: boolean | null
 }
 
 const kToken = Symbol('fastify-auth-helpers.jwt')
@@ -68,8 +72,9 @@ function claimsOf (payload: Record<string, unknown>): JwtClaims | null {
   const userId = payload[USER_ID_KEY]
   const authHash = payload[AUTH_HASH_KEY]
   const jti = payload.jti
+  const sid = payload.sid
   if (payload[BACKEND_KEY] !== 'jwt' || !isValidUserId(userId) || typeof authHash !== 'string' ||
-      typeof jti !== 'string' || jti.length === 0) {
+      typeof jti !== 'string' || jti.length === 0 || (sid !== undefined && !(typeof sid === 'string' && sid.length > 0))) {
     return null
   }
   // fast-jwt has checked `iat` and `exp`: both are required, and both are numbers when present.
@@ -78,9 +83,31 @@ function claimsOf (payload: Record<string, unknown>): JwtClaims | null {
     [BACKEND_KEY]: 'jwt',
     [AUTH_HASH_KEY]: authHash,
     jti,
+    ...(sid === undefined ? {} : { sid }),
     iat: payload.iat as number,
     exp: payload.exp as number
   })
+}
+
+/**
+ * A token login that no store keeps (no login store): what the token itself says, so that `requireRecentLogin`
+ * reads the same times from every login. Its handle is empty: nothing can be updated or ended in a store.
+ */
+function untrackedRecord (claims: JwtClaims): LoginRecord {
+  const issued = claims.iat * 1000
+  return {
+    id: claims.jti,
+    userId: claims[USER_ID_KEY],
+    authHash: claims[AUTH_HASH_KEY],
+    backend: 'jwt',
+    createdAt: issued,
+    authenticatedAt: issued,
+    seenAt: issued,
+    expiresAt: claims.exp * 1000,
+    remember: null,
+    userAgent: null,
+    ip: null
+  }
 }
 
 function loginOf (claims: JwtClaims | null): StoredLogin | null {
@@ -137,7 +164,12 @@ function checkKeyPair (signer: JWT, key: JwtKey): void {
   }
 }
 
-export async function createJwtBackend (fastify: FastifyInstance, options: ResolvedJwtOptions): Promise<Backend> {
+/**
+ * @param logins where JWT logins are kept, when the plugin has a login store that can list and end them: each token
+ * then carries its login's handle as `sid`, and a token whose login has ended stops authenticating at once (one
+ * record read per request, like the session backend's). Without one, tokens stand alone until `exp`, as before.
+ */
+export async function createJwtBackend (fastify: FastifyInstance, options: ResolvedJwtOptions, logins?: Logins): Promise<Backend> {
   const { cookie, revoke, isRevoked, storeTimeout, expiresIn } = options
   const jwts = await registerKeys(fastify, options)
   const signer = jwts[0] as JWT
@@ -150,6 +182,8 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
   if (cookie !== undefined) {
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
     const setOptions = { maxAge: expiresIn, ...cookie.options }
+    // `remember: false`: a cookie the browser drops when it closes; the token still ends at its `exp`.
+    const { maxAge: _maxAge, ...browserSessionOptions } = setOptions
     // A cookie option the cookie library refuses would otherwise fail the first login's response, not registration.
     try {
       fastify.serializeCookie(cookie.name, 'token', setOptions as Parameters<FastifyInstance['serializeCookie']>[2])
@@ -160,9 +194,10 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     // ends in a 5xx (the route threw after login()) hands out no token: as on the session backend, a failure leaves no
     // login behind.
     fastify.addHook('onSend', function writeTokenCookie (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction) {
-      const pending = (request as TokenRequest)[kToken]?.cookie
+      const token = (request as TokenRequest)[kToken]
+      const pending = token?.cookie
       if (pending === null) reply.clearCookie(cookie.name, cookie.options)
-      else if (pending !== undefined && reply.statusCode < 500) reply.setCookie(cookie.name, pending, setOptions)
+      else if (pending !== undefined && reply.statusCode < 500) reply.setCookie(cookie.name, pending, token?.remember === false ? browserSessionOptions : setOptions)
       done()
     })
   }
@@ -215,7 +250,27 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     return ((request as TokenRequest)[kToken] ??= { claims: null, cookie: undefined })
   }
 
-  /** Without a promise unless an `isRevoked` hook has to be asked (see Backend.read). */
+  /** The token's login, if its record (when logins are kept) still says it is live. */
+  function accept (request: FastifyRequest, state: TokenState, claims: JwtClaims): StoredLogin | null | Promise<StoredLogin | null> {
+    if (logins === undefined) {
+      state.claims = claims
+      setCurrentLogin(request, { backend: 'jwt', handle: '', record: untrackedRecord(claims) })
+      return loginOf(claims)
+    }
+    // A token made while no login store kept JWT logins names none: it cannot be ended, so it is not taken.
+    const sid = claims.sid
+    if (sid === undefined) return null
+    const checkRecord = (record: LoginRecord | null): StoredLogin | null => {
+      if (record === null || record.backend !== 'jwt' || record.userId !== claims[USER_ID_KEY] || !logins.isLive(record)) return null
+      state.claims = claims
+      setCurrentLogin(request, { backend: 'jwt', handle: sid, record })
+      return loginOf(claims)
+    }
+    const answer = logins.read(sid)
+    return answer instanceof Promise ? answer.then(checkRecord) : checkRecord(answer)
+  }
+
+  /** Without a promise unless an `isRevoked` hook or the login store has to be asked (see Backend.read). */
   function read (request: FastifyRequest): StoredLogin | null | Promise<StoredLogin | null> {
     const known = (request as TokenRequest)[kToken]
     if (known !== null) return loginOf(known.claims)
@@ -223,15 +278,8 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     const token = tokenOf(request)
     const claims = token === undefined ? null : verify(request, token)
     if (claims === null) return null
-    if (isRevoked === undefined) {
-      state.claims = claims
-      return loginOf(claims)
-    }
-    return isStillValid(isRevoked, claims).then(valid => {
-      if (!valid) return null
-      state.claims = claims
-      return loginOf(claims)
-    })
+    if (isRevoked === undefined) return accept(request, state, claims)
+    return isStillValid(isRevoked, claims).then(valid => valid ? accept(request, state, claims) : null)
   }
 
   function carries (request: FastifyRequest): boolean {
@@ -245,19 +293,33 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
 
     read,
 
-    async login (request, { userId, authHash }) {
+    async login (request, { record, renewing }: LoginPlan) {
       const iat = Math.floor(Date.now() / 1000)
+      const jti = randomBytes(16).toString('base64url')
+      let sid: string | undefined
+      if (logins !== undefined) {
+        sid = randomBytes(16).toString('base64url')
+        const previous = renewing?.backend === 'jwt' && renewing.handle !== '' ? renewing : undefined
+        if (previous === undefined) {
+          await logins.open(sid, record)
+        } else if (!await logins.renew(previous, sid, record)) {
+          throw new UnauthorizedError()
+        }
+      }
       const claims: JwtClaims = Object.freeze({
-        [USER_ID_KEY]: userId,
+        [USER_ID_KEY]: record.userId,
         [BACKEND_KEY]: 'jwt',
-        [AUTH_HASH_KEY]: authHash as string,
-        jti: randomBytes(16).toString('base64url'),
+        [AUTH_HASH_KEY]: record.authHash,
+        jti,
+        ...(sid === undefined ? {} : { sid }),
         iat,
         exp: iat + expiresIn
       })
       const token = signer.sign(claims)
       const state = stateOf(request)
       state.claims = claims
+      state.remember = record.remember
+      setCurrentLogin(request, { backend: 'jwt', handle: sid ?? '', record: sid === undefined ? untrackedRecord(claims) : record })
       if (cookie !== undefined) state.cookie = token
       return token
     },
@@ -266,10 +328,15 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
       // Only verified claims are revoked: a forged token must not get someone else's jti revoked.
       if ((request as TokenRequest)[kToken] === null) await read(request)
       const state = stateOf(request)
+      const login = currentLogin(request)
+      if (logins !== undefined && login?.backend === 'jwt' && login.handle !== '') await logins.end(login)
+      if (login?.backend === 'jwt') setCurrentLogin(request, undefined)
       if (state.claims !== null && revoke !== undefined) await callHook('revoke', revoke, state.claims)
       state.claims = null
       if (cookie !== undefined && (state.cookie !== undefined || cookieToken(request) !== undefined)) state.cookie = null
     },
+
+    logins: () => logins,
 
     storedUserId (request) {
       return (request as TokenRequest)[kToken]?.claims?.[USER_ID_KEY] ?? null

@@ -1,26 +1,18 @@
+import { randomBytes } from 'node:crypto'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AUTH_HASH_KEY, BACKEND_KEY, LOGIN_NONCE_KEY, USER_ID_KEY } from '../constants'
-import { SessionUnavailableError } from '../errors'
-import { storeCall, storeGet, timedStore, withTimeout, type SessionStore } from '../store'
-import { isValidUserId, type Backend, type StoredLogin } from './backend'
+import { SessionUnavailableError, UnauthorizedError } from '../errors'
+import { storeCall, timedStore, withTimeout, type SessionStore } from '../store'
+import { currentLogin, setCurrentLogin, type CurrentLogin, type Logins } from '../logins'
+import type { LoginRecord } from '../login-store'
+import { isValidUserId, type Backend, type LoginPlan, type StoredLogin } from './backend'
 import type { UserId } from '../options'
 
 interface SessionLike {
   [key: string]: unknown
-  cookie: object
+  cookie: { expires?: Date | null, originalMaxAge?: number | null, maxAge?: number | null, secure?: unknown }
   sessionId: string
   regenerate (keys?: string[]): Promise<void>
-}
-
-/**
- * The login itself, kept apart from the session (see below). The auth hash lives here rather than in the session:
- * @fastify/session serializes and hashes the whole session twice per request to see whether it changed, so each key
- * in it costs every authenticated request (bench/README.md); this record is read once per request anyway.
- */
-interface LoginRecord {
-  cookie: unknown
-  userId: UserId
-  authHash: unknown
 }
 
 // AUTH_HASH_KEY and LOGIN_NONCE_KEY are no longer written, but a session from an earlier version may hold them: they
@@ -33,47 +25,88 @@ const kLoginMade = Symbol('fastify-auth-helpers.loginMade')
 type MarkedRequest = FastifyRequest & { [kLoginMade]?: string }
 
 /**
- * The login this request has checked (read) or made (login). `getUserId` names the session's user only while the
- * session still holds that login: a request judged on its token never reads the session riding along, and that
- * session may hold a login that a password change, a deactivation or a logout has ended.
+ * Logged-in sessions get ids of their own length (43 characters: 32 random bytes) and anonymous ones keep
+ * @fastify/session's (32 characters: 24 bytes), so the cookie alone says whether a record is worth reading before the
+ * session is loaded: an anonymous visitor's session (a cart, a CSRF secret) costs no login-store read.
  */
-const kCheckedLogin = Symbol('fastify-auth-helpers.checkedLogin')
+export const LOGIN_SESSION_ID_LENGTH = 43
 
-type CheckingRequest = FastifyRequest & { [kCheckedLogin]?: { sessionId: string, userId: UserId } }
+const kIssuingLogin = Symbol('fastify-auth-helpers.issuingLogin')
 
-/**
- * Why a login record: `@fastify/session` saves a request's session when it ends. A request that loaded the
- * session before a logout and ends after it writes the logged-in session back under the old id, and the old cookie
- * works again (Django #21608, express-session #632). No store offers an atomic "save if it still exists", so the
- * login itself lives in a second store entry that only login writes and logout deletes: a session revived by a
- * stale save has no record under its id any more, and reads as anonymous. It holds across instances sharing a store.
- *
- * The record is named after the session id, which login always renews, so the session itself holds nothing but the
- * two keys of API.md: every key in it costs each request a serialization and a hash in @fastify/session
- * (bench/README.md). The price: an app's own `session.regenerate()` gives the session an id without a record, and so
- * ends the login; to renew the id of a logged-in session, the app calls login() again (README, request.login).
- */
-function recordKey (sessionId: string): string {
-  return `auth-login:${sessionId}`
+type IssuingRequest = FastifyRequest & { [kIssuingLogin]?: boolean }
+
+/** @fastify/session's `idGenerator`: login ids from here, every other id from the app's generator or a default one. */
+export function loginAwareIdGenerator (appGenerator?: (request: FastifyRequest) => string) {
+  return function idGenerator (request: FastifyRequest): string {
+    if ((request as IssuingRequest | undefined)?.[kIssuingLogin] === true) return randomBytes(32).toString('base64url')
+    return appGenerator === undefined ? randomBytes(24).toString('base64url') : appGenerator(request)
+  }
 }
 
+/** The record read for the session id in the request's cookie, started before @fastify/session reads the session. */
+const kPrefetched = Symbol('fastify-auth-helpers.prefetched')
+
+interface Prefetched {
+  handle: string
+  answer: LoginRecord | null | Promise<LoginRecord | null>
+}
+
+type PrefetchingRequest = FastifyRequest & { [kPrefetched]?: Prefetched }
+
+/**
+ * The session holds only the two keys of API.md; the login itself is a record in the login store named after the
+ * session id (lib/login-store.ts says why and what it holds). Login always renews the session id, so an app's own
+ * `session.regenerate()` gives the session an id without a record, and ends the login; to renew the id of a
+ * logged-in session, the app calls login() again, which moves the same login to the new id.
+ */
 function sessionOf (request: FastifyRequest): SessionLike | null {
   const session = (request as unknown as { session?: SessionLike | null }).session
   return session != null && typeof session.regenerate === 'function' ? session : null
-}
-
-function timedStoreOf (request: FastifyRequest, storeTimeout: number): SessionStore {
-  return timedStore((request as unknown as { sessionStore: SessionStore }).sessionStore, storeTimeout)
 }
 
 function none (): null {
   return null
 }
 
+function noop (): void {}
+
 /** The status Fastify's error handler gives an error: its own when that is a 4xx, else 500. */
 function statusOf (error: { statusCode?: unknown, status?: unknown }): number {
   const status = Number(error.statusCode ?? error.status)
   return status >= 400 && status < 500 ? status : 500
+}
+
+/** How the session backend finds the login store: fixed, or the store of the app's own @fastify/session. */
+export type LoginsOf = (request: FastifyRequest) => Logins
+
+/**
+ * The onRequest hook that runs before @fastify/session's: it reads the signed session id from the cookie and starts
+ * reading that id's login record, so that the record and the session arrive together: an authenticated request
+ * waits for one store round trip, not two in a row (issue 13's measurements: 1.8x the latency on Redis otherwise).
+ * Nothing is read for a request without a validly signed cookie. The record is only used if the session that
+ * @fastify/session loads has that same id; an answer nobody uses is dropped (and its failure ignored).
+ */
+export function prefetchLoginRecord (cookieName: string, cookiePrefix: string, signer: { prime (value: string): { valid: boolean, value: string | null } }, logins: Logins) {
+  return function prefetchLoginRecord (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    const raw = (request as unknown as { cookies?: Record<string, string | undefined> }).cookies?.[cookieName]
+    // `<id>.<signature>`: only a login's id is worth a signature check and a read here.
+    if (raw !== undefined && raw.startsWith(cookiePrefix) && raw.lastIndexOf('.') === cookiePrefix.length + LOGIN_SESSION_ID_LENGTH) {
+      const unsigned = signer.prime(raw.slice(cookiePrefix.length))
+      if (unsigned.valid && typeof unsigned.value === 'string') {
+        let answer: Prefetched['answer']
+        try {
+          answer = logins.read(unsigned.value)
+        } catch {
+          // The read is asked again, and fails where it can be reported.
+          done()
+          return
+        }
+        if (answer instanceof Promise) answer.then(noop, noop)
+        ;(request as PrefetchingRequest)[kPrefetched] = { handle: unsigned.value, answer }
+      }
+    }
+    done()
+  }
 }
 
 /**
@@ -83,7 +116,7 @@ function statusOf (error: { statusCode?: unknown, status?: unknown }): number {
  * throws after `login()` does the same. As Django does not save a session on a 5xx, the failed login's session is
  * neither saved nor handed out, and its record is deleted so that a save that lands late cannot revive it.
  */
-export function abandonFailedLogin (storeTimeout: number) {
+export function abandonFailedLogin (loginsOf: LoginsOf) {
   return async function abandonFailedLogin (request: FastifyRequest, _reply: unknown, error: Error & { statusCode?: unknown }): Promise<void> {
     const sessionId = (request as MarkedRequest)[kLoginMade]
     if (sessionId === undefined || statusOf(error) < 500) return
@@ -94,8 +127,11 @@ export function abandonFailedLogin (storeTimeout: number) {
       // @fastify/session neither saves nor sets a cookie for a request without a session.
       ;(request as unknown as { session: null }).session = null
     }
+    const made = currentLogin(request)
+    setCurrentLogin(request, undefined)
     try {
-      await storeCall(timedStoreOf(request, storeTimeout), 'destroy', recordKey(sessionId))
+      const logins = loginsOf(request)
+      await (made?.handle === sessionId ? logins.end(made) : logins.endHandle(sessionId))
     } catch (err) {
       // The session naming the record was never handed out, so the record is unreachable: log and move on.
       request.log.error({ err }, 'fastify-auth-helpers: could not delete the record of a failed login')
@@ -108,24 +144,49 @@ export function abandonFailedLogin (storeTimeout: number) {
  * the visitor's other data, since whoever planted or saw the anonymous session holds what they protect.
  * @param forgetCookie drops a session's cookie from the signature cache (lib/signer.ts) once its login has ended.
  */
-export function createSessionBackend (storeTimeout: number, rotateOnLogin: readonly string[], forgetCookie: (sessionId: string) => void = () => {}): Backend {
+export function createSessionBackend (storeTimeout: number, rotateOnLogin: readonly string[], loginsOf: LoginsOf, forgetCookie: (sessionId: string) => void = () => {}): Backend {
   const dropped = new Set([...AUTH_KEYS, ...rotateOnLogin])
   let warnedInsecure = false
 
-  const storeOf = (request: FastifyRequest): SessionStore => timedStoreOf(request, storeTimeout)
+  /** This request's login, when it is the one in this session. */
+  function loginIn (request: FastifyRequest, session: SessionLike): CurrentLogin | undefined {
+    const login = currentLogin(request)
+    return login?.backend === 'session' && login.handle === session.sessionId ? login : undefined
+  }
 
   /**
    * Ends the session's login and gives the request a fresh, empty session that is saved only if the route writes
    * to it. `@fastify/session` sees the new id and expires the old cookie itself.
    */
   async function flush (request: FastifyRequest, session: SessionLike): Promise<void> {
-    const store = storeOf(request)
-    // The record goes first: once it is gone the login is dead, whatever happens to the session entry after. Deleted
+    const logins = loginsOf(request)
+    // The record goes first: once it is gone the login is dead, whatever happens to the session entry after. Ended
     // even when the session names no user: an app that removed the user's key by hand left the record behind.
-    await storeCall(store, 'destroy', recordKey(session.sessionId))
+    const login = loginIn(request, session)
+    await (login === undefined ? logins.endHandle(session.sessionId) : logins.end(login))
+    setCurrentLogin(request, undefined)
     forgetCookie(session.sessionId)
+    const store = timedStore((request as unknown as { sessionStore: SessionStore }).sessionStore, storeTimeout)
     await withTimeout(session.regenerate([]), storeTimeout, 'regenerate')
     await storeCall(store, 'destroy', (sessionOf(request) as SessionLike).sessionId)
+  }
+
+  function checked (request: FastifyRequest, session: SessionLike, userId: UserId, record: LoginRecord | null, logins: Logins): StoredLogin | Promise<null> {
+    if (record === null || record.backend !== 'session' || record.userId !== userId || !logins.isLive(record)) {
+      return flush(request, session).then(none)
+    }
+    setCurrentLogin(request, { backend: 'session', handle: session.sessionId, record })
+    return { userId, authHash: record.authHash }
+  }
+
+  /** The cookie `remember` asks for: persistent for the login's lifetime, or a browser-session cookie. */
+  function applyRemember (session: SessionLike, remember: boolean | null, logins: Logins, record: LoginRecord): void {
+    if (remember === true) {
+      session.cookie.maxAge = Math.max(1, record.expiresAt - logins.now())
+    } else if (remember === false) {
+      session.cookie.expires = null
+      session.cookie.originalMaxAge = null
+    }
   }
 
   return {
@@ -143,36 +204,50 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
       // No login at all, as `carries` sees it: an anonymous visitor's session and its data are not ours to flush.
       if (session == null || userId == null) return null
       if (session[BACKEND_KEY] !== 'session' || !isValidUserId(userId)) return flush(request, session).then(none)
+      const logins = loginsOf(request)
       const sessionId = session.sessionId
-      return storeGet(storeOf(request), recordKey(sessionId), (record) => {
-        if (record == null || (record as LoginRecord).userId !== userId) return flush(request, session).then(none)
-        ;(request as CheckingRequest)[kCheckedLogin] = { sessionId, userId }
-        return { userId, authHash: (record as LoginRecord).authHash }
-      })
+      const prefetched = (request as PrefetchingRequest)[kPrefetched]
+      ;(request as PrefetchingRequest)[kPrefetched] = undefined
+      const answer = prefetched?.handle === sessionId ? prefetched.answer : logins.read(sessionId)
+      if (answer instanceof Promise) return answer.then(record => checked(request, session, userId, record, logins))
+      return checked(request, session, userId, answer, logins)
     },
 
-    async login (request, { userId, authHash }: StoredLogin) {
+    async login (request, plan: LoginPlan) {
       const session = sessionOf(request)
       if (session === null) throw new SessionUnavailableError()
-      const store = storeOf(request)
+      const logins = loginsOf(request)
       const previousUser = session[USER_ID_KEY]
       // Same visitor, same user (or nobody yet): keep their session data. Another user's data is not theirs.
-      const keep = previousUser == null || String(previousUser) === String(userId)
+      const keep = previousUser == null || String(previousUser) === String(plan.record.userId)
         ? Object.keys(session).filter(key => key !== 'cookie' && !dropped.has(key))
         : []
-      if (previousUser != null) await storeCall(store, 'destroy', recordKey(session.sessionId))
+      const renewing = plan.renewing?.backend === 'session' ? plan.renewing : undefined
+      if (renewing === undefined && previousUser != null) {
+        const previous = loginIn(request, session)
+        await (previous === undefined ? logins.endHandle(session.sessionId) : logins.end(previous))
+      }
+      setCurrentLogin(request, undefined)
       forgetCookie(session.sessionId)
       // A new session id on every login defeats session fixation, and names a record no earlier login had.
-      await withTimeout(session.regenerate(keep), storeTimeout, 'regenerate')
+      ;(request as IssuingRequest)[kIssuingLogin] = true
+      const regenerated = session.regenerate(keep)
+      ;(request as IssuingRequest)[kIssuingLogin] = false
+      await withTimeout(regenerated, storeTimeout, 'regenerate')
       const fresh = sessionOf(request) as SessionLike
       const sessionId = fresh.sessionId
-      // The record carries the session's cookie so that stores which expire entries (connect-redis) expire both alike.
-      await storeCall(store, 'set', recordKey(sessionId), { cookie: fresh.cookie, userId, authHash } satisfies LoginRecord)
-      fresh[USER_ID_KEY] = userId
+      if (renewing === undefined) {
+        await logins.open(sessionId, plan.record)
+      } else if (!await logins.renew(renewing, sessionId, plan.record)) {
+        // The login ended (a logout, endLogins) while this request was on its way: it stays ended.
+        throw new UnauthorizedError()
+      }
+      fresh[USER_ID_KEY] = plan.record.userId
       fresh[BACKEND_KEY] = 'session'
-      ;(request as CheckingRequest)[kCheckedLogin] = { sessionId, userId }
+      applyRemember(fresh, plan.record.remember, logins, plan.record)
+      setCurrentLogin(request, { backend: 'session', handle: sessionId, record: plan.record })
       ;(request as MarkedRequest)[kLoginMade] = sessionId
-      if (!warnedInsecure && (fresh.cookie as { secure?: unknown }).secure === true && request.protocol !== 'https') {
+      if (!warnedInsecure && fresh.cookie.secure === true && request.protocol !== 'https') {
         // @fastify/session sends no Secure cookie over plain http: the login succeeds and the browser never knows.
         warnedInsecure = true
         request.log.warn('fastify-auth-helpers: a login over plain http with a Secure session cookie (the default): ' +
@@ -187,9 +262,12 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
       if (session !== null) await flush(request, session)
     },
 
+    logins: loginsOf,
+
     storedUserId (request) {
-      const checked = (request as CheckingRequest)[kCheckedLogin]
-      return checked !== undefined && sessionOf(request)?.sessionId === checked.sessionId ? checked.userId : null
+      const session = sessionOf(request)
+      const login = session === null ? undefined : loginIn(request, session)
+      return login === undefined ? null : login.record.userId
     }
   }
 }

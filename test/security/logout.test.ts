@@ -53,7 +53,7 @@ t.test('with @fastify/session\'s MemoryStore too', async t => {
   const store = new MemoryStore() as MemoryStore & { store: Map<string, unknown> }
   const { app } = await setup(t, store)
   const cookie = await loginAs(app, 'alice', 'alice-pw')
-  t.equal(store.store.size, 2, 'a session and its login record')
+  t.equal(store.store.size, 3, 'a session, its login record and the user\'s index of logins')
   const logout = await app.inject({ method: 'POST', url: '/logout', headers: { cookie } })
   t.equal(logout.statusCode, 200)
   t.equal(store.store.size, 0)

@@ -1,0 +1,307 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
+import type { BackendName } from './constants'
+import { fullStore, isFullLoginStore, type IndexEntry, type LoginRecord, type LoginStore } from './login-store'
+import { isPromiseLike } from './backends/backend'
+import type { UserId } from './options'
+
+/** The login a request carries (read in onRequest) or made (login()), until the request ends. */
+export interface CurrentLogin {
+  backend: BackendName
+  /** Where the record is: the session id, or the token's `sid` claim. Never shown. */
+  handle: string
+  record: LoginRecord
+}
+
+const kLogin = Symbol('fastify-auth-helpers.login')
+type LoginRequest = FastifyRequest & { [kLogin]?: CurrentLogin }
+
+export function currentLogin (request: FastifyRequest): CurrentLogin | undefined {
+  return (request as LoginRequest)[kLogin]
+}
+
+export function setCurrentLogin (request: FastifyRequest, login: CurrentLogin | undefined): void {
+  (request as LoginRequest)[kLogin] = login
+}
+
+/** What the public API shows of a login: nothing from which its session id or token could be derived. */
+export interface LoginInfo {
+  id: string
+  backend: BackendName
+  createdAt: Date
+  lastSeenAt: Date
+  expiresAt: Date | null
+  userAgent: string | null
+  ip: string | null
+  current: boolean
+}
+
+export interface LifetimeOptions {
+  /** Absolute lifetime of a login made with `remember: true` or without `remember` (ms). */
+  maxAge: number
+  /** Absolute lifetime of a login made with `remember: false` (ms). */
+  browserSessionMaxAge: number
+  /** A login unused for this long ends (ms); 0: no idle timeout. */
+  idleTimeout: number
+  /** `seenAt` is written at most this often per login (ms). */
+  touchInterval: number
+  /** The one clock every login time is read from (ms since the epoch). */
+  now: () => number
+}
+
+const DEVICE_TEXT_LIMIT = 256
+
+function deviceText (value: unknown): string | null {
+  if (typeof value !== 'string' || value.length === 0) return null
+  return value.length > DEVICE_TEXT_LIMIT ? value.slice(0, DEVICE_TEXT_LIMIT) : value
+}
+
+export function recordKey (handle: string): string {
+  return `auth-login:${handle}`
+}
+
+/** One index per user id, whatever its type: login() takes 7 and '7' for the same user, and so does this. */
+export function indexKey (userId: UserId): string {
+  return `auth-user:${String(userId)}`
+}
+
+export function newLoginId (): string {
+  return randomBytes(16).toString('base64url')
+}
+
+/**
+ * Everything done with login records, over one login store: the backends call it to make, renew, read and end
+ * their logins, and the login-management functions to list and end a user's logins. See lib/login-store.ts for the
+ * layout and the order of writes that keeps it exact under concurrency.
+ */
+export class Logins {
+  constructor (readonly store: LoginStore, readonly lifetime: LifetimeOptions) {}
+
+  /** Whether the store can list, end, renew and update logins exactly (every LoginStore capability). */
+  get full (): boolean {
+    return isFullLoginStore(this.store)
+  }
+
+  now (): number {
+    return this.lifetime.now()
+  }
+
+  /** The record under a handle; without a promise when the store answers synchronously. */
+  read (handle: string): LoginRecord | null | Promise<LoginRecord | null> {
+    const answer = this.store.get(recordKey(handle))
+    if (isPromiseLike(answer)) return Promise.resolve(answer).then(value => value ?? null)
+    return answer ?? null
+  }
+
+  /** When the store may forget the record: its absolute end, or sooner when it would be idle by then. */
+  expiryOf (record: LoginRecord): number {
+    const { idleTimeout } = this.lifetime
+    return idleTimeout > 0 ? Math.min(record.expiresAt, record.seenAt + idleTimeout) : record.expiresAt
+  }
+
+  /** The sooner of the absolute end and the idle end, as `LoginInfo.expiresAt` reports it. */
+  endOf (record: LoginRecord): number {
+    return this.expiryOf(record)
+  }
+
+  /** Whether a record read from the store still authenticates, by its times alone. */
+  isLive (record: LoginRecord, now = this.now()): boolean {
+    return now < this.endOf(record)
+  }
+
+  lifetimeOf (remember: boolean | null): number {
+    return remember === false ? this.lifetime.browserSessionMaxAge : this.lifetime.maxAge
+  }
+
+  /** A new login's record: its own id, now as every time, the device it was made from. */
+  newRecord (request: FastifyRequest, fields: { userId: UserId, authHash: string, backend: BackendName, remember: boolean | null }): LoginRecord {
+    const now = this.now()
+    return {
+      id: newLoginId(),
+      userId: fields.userId,
+      authHash: fields.authHash,
+      backend: fields.backend,
+      createdAt: now,
+      authenticatedAt: now,
+      seenAt: now,
+      expiresAt: now + this.lifetimeOf(fields.remember),
+      remember: fields.remember,
+      userAgent: deviceText(request.headers['user-agent']),
+      ip: deviceText(request.ip)
+    }
+  }
+
+  /**
+   * The record of the same login under a new handle: its id, creation and last password proof are kept, so a
+   * renewal never extends the absolute lifetime (which counts from `createdAt`).
+   */
+  renewedRecord (previous: LoginRecord, fields: { authHash: string, remember: boolean | undefined }): LoginRecord {
+    const remember = fields.remember ?? previous.remember
+    return {
+      ...previous,
+      authHash: fields.authHash,
+      remember,
+      seenAt: this.now(),
+      expiresAt: previous.createdAt + this.lifetimeOf(remember)
+    }
+  }
+
+  /** Stores a new login: the record first, then its index entry (see lib/login-store.ts). */
+  async open (handle: string, record: LoginRecord): Promise<void> {
+    await this.store.create(recordKey(handle), record, this.expiryOf(record))
+    const { store } = this
+    if (isFullLoginStore(store)) {
+      await store.addEntry(indexKey(record.userId), record.id, { handle, expiresAt: record.expiresAt }, this.now())
+    }
+  }
+
+  /**
+   * Moves a login to a new handle, or resolves false when the login ended meanwhile (a logout, `endLogin`,
+   * `endLogins`, on any instance), leaving nothing behind: the old record is taken atomically, so of a renewal and a
+   * logout one wins; the index entry is replaced only if it is still there, so an `endLogins` that removed it since
+   * undoes the renewal.
+   */
+  async renew (previous: CurrentLogin, handle: string, record: LoginRecord): Promise<boolean> {
+    const { store } = this
+    if (!isFullLoginStore(store)) {
+      // An express-session store can only read, then delete: a logout on another instance between the two is not
+      // seen (README, "Login stores"). In one process the read sees any logout that has finished.
+      const answer = store.get(recordKey(previous.handle))
+      const found = isPromiseLike(answer) ? await answer : answer
+      if (found == null || found.id !== previous.record.id) return false
+      await store.delete(recordKey(previous.handle))
+      await store.create(recordKey(handle), record, this.expiryOf(record))
+      return true
+    }
+    const taken = await store.take(recordKey(previous.handle))
+    if (taken === null || taken.id !== previous.record.id) return false
+    await store.create(recordKey(handle), record, this.expiryOf(record))
+    const entry: IndexEntry = { handle, expiresAt: record.expiresAt }
+    if (await store.replaceEntry(indexKey(record.userId), record.id, entry)) return true
+    await store.delete(recordKey(handle))
+    return false
+  }
+
+  /**
+   * Ends a login: its index entry goes first, then the record under the handle the entry named (a renewal on
+   * another request may have moved it) and under the handle this request knows.
+   */
+  async end (login: { handle: string, record: Pick<LoginRecord, 'id' | 'userId'> }): Promise<void> {
+    const { store } = this
+    if (!isFullLoginStore(store)) {
+      await store.delete(recordKey(login.handle))
+      return
+    }
+    const entry = await store.removeEntry(indexKey(login.record.userId), login.record.id)
+    await store.delete(recordKey(login.handle))
+    if (entry !== null && entry.handle !== login.handle) await store.delete(recordKey(entry.handle))
+  }
+
+  /** Ends the record under a handle whatever login it holds (a session whose record names another login). */
+  async endHandle (handle: string): Promise<void> {
+    const { store } = this
+    if (!isFullLoginStore(store)) {
+      await store.delete(recordKey(handle))
+      return
+    }
+    const record = await store.take(recordKey(handle))
+    if (record !== null) await this.end({ handle, record })
+  }
+
+  /** Ends one login of a user by its public id; false when the user has no such login. */
+  async endById (userId: UserId, loginId: string): Promise<boolean> {
+    const store = fullStore(this.store, 'endLogin()')
+    const entry = await store.removeEntry(indexKey(userId), loginId)
+    if (entry === null) return false
+    const record = await store.take(recordKey(entry.handle))
+    return record !== null && this.isLive(record)
+  }
+
+  /**
+   * Ends every login of a user, or every one but `keep`, and resolves to how many were live. Index entries go first,
+   * each atomically: a renewal that comes later finds no entry and undoes itself; logins made later are not ended.
+   */
+  async endAll (userId: UserId, keep?: CurrentLogin): Promise<number> {
+    const store = fullStore(this.store, keep === undefined ? 'endLogins()' : 'endOtherLogins()')
+    const key = indexKey(userId)
+    const removed: IndexEntry[] = []
+    if (keep === undefined) {
+      for (const [, entry] of await store.removeAllEntries(key)) removed.push(entry)
+    } else {
+      await Promise.all((await store.entries(key)).map(async ([id]) => {
+        if (id === keep.record.id) return
+        const entry = await store.removeEntry(key, id)
+        if (entry !== null) removed.push(entry)
+      }))
+    }
+    const now = this.now()
+    const records = await Promise.all(removed.map(entry => store.take(recordKey(entry.handle))))
+    return records.filter(record => record !== null && this.isLive(record, now)).length
+  }
+
+  /** A user's live logins, newest first; entries whose record has gone are dropped from the index. */
+  async list (userId: UserId, current?: CurrentLogin): Promise<LoginInfo[]> {
+    const store = fullStore(this.store, 'listLogins()')
+    const key = indexKey(userId)
+    const now = this.now()
+    const found = await Promise.all((await store.entries(key)).map(async ([id, entry]) => {
+      const answer = store.get(recordKey(entry.handle))
+      const record = isPromiseLike(answer) ? await answer : answer
+      if (record == null || record.id !== id || !this.isLive(record, now)) {
+        // A login that expired (or whose record a crash left behind) leaves the index. Only the entry that was read.
+        if (record == null || record.id !== id || now >= record.expiresAt) await this.dropStale(key, id, entry)
+        return null
+      }
+      return record
+    }))
+    return found
+      .filter((record): record is LoginRecord => record !== null)
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .map(record => this.info(record, current?.record.id === record.id))
+  }
+
+  /** Removes an index entry that names no live login, unless a renewal moved it meanwhile. */
+  private async dropStale (key: string, id: string, entry: IndexEntry): Promise<void> {
+    const store = fullStore(this.store, 'listLogins()')
+    const removed = await store.removeEntry(key, id)
+    if (removed !== null && removed.handle !== entry.handle) await store.addEntry(key, id, removed, this.now())
+  }
+
+  info (record: LoginRecord, current: boolean): LoginInfo {
+    return {
+      id: record.id,
+      backend: record.backend,
+      createdAt: new Date(record.createdAt),
+      lastSeenAt: new Date(record.seenAt),
+      expiresAt: new Date(this.endOf(record)),
+      userAgent: record.userAgent,
+      ip: record.ip,
+      current
+    }
+  }
+
+  /** Whether `seenAt` is due to be written (at most once per `touchInterval`). */
+  dueForTouch (login: CurrentLogin, now = this.now()): boolean {
+    return this.full && now - login.record.seenAt >= this.lifetime.touchInterval
+  }
+
+  /** Writes `seenAt` (and, with an idle timeout, the store's expiry) if the login still exists. */
+  async touch (login: CurrentLogin): Promise<void> {
+    const store = fullStore(this.store, 'lastSeenAt')
+    const seenAt = this.now()
+    const record = { ...login.record, seenAt }
+    if (await store.update(recordKey(login.handle), { seenAt }, this.expiryOf(record))) login.record = record
+  }
+
+  /** Marks a login as having just proved its password; false when the login ended meanwhile. */
+  async reauthenticated (login: CurrentLogin): Promise<boolean> {
+    const store = fullStore(this.store, 'reauthenticate()')
+    const now = this.now()
+    const record = { ...login.record, authenticatedAt: now, seenAt: now }
+    const updated = await store.update(recordKey(login.handle), { authenticatedAt: now, seenAt: now }, this.expiryOf(record))
+    if (updated) login.record = record
+    return updated
+  }
+}
+
+export { isFullLoginStore }
