@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import type { CookieSerializeOptions } from '@fastify/cookie'
 import { InvalidOptionError } from './errors'
 import { DEFAULT_AUTH_BACKEND, isSupportedBackend, type BackendName } from './constants'
+import { ARGON2_DEFAULTS } from './password'
 
 import type { HashOptions, JwtClaims, LoginFailureReason, UserId, UserStore as PublicUserStore } from '../types/index'
 
@@ -111,6 +112,28 @@ const DEFAULT_MAX_QUEUED_HASHES = 100
 
 const HASH_OPTION_NAMES = ['memoryCost', 'timeCost', 'parallelism'] as const
 
+/**
+ * OWASP's Password Storage Cheat Sheet lists five argon2id configurations of equal strength, trading memory (KiB)
+ * for passes: m=47104 t=1, m=19456 t=2, m=12288 t=3, m=9216 t=4, m=7168 t=5, all with p=1. The floor is that table
+ * read as a rule: for the configured passes, at least the memory OWASP pairs with them (more passes than five still
+ * need 7168 KiB). Parallelism does not lower the floor: lanes split the memory, they do not add to it, and an
+ * attacker's cost per guess is the memory and passes whatever the lanes.
+ */
+const OWASP_ARGON2ID_FLOOR: ReadonlyArray<readonly [timeCost: number, memoryCost: number]> = [
+  [1, 47104], [2, 19456], [3, 12288], [4, 9216], [5, 7168]
+]
+
+function checkHashFloor (hashOptions: HashOptions): void {
+  const memoryCost = hashOptions.memoryCost ?? ARGON2_DEFAULTS.memoryCost
+  const timeCost = hashOptions.timeCost ?? ARGON2_DEFAULTS.timeCost
+  const [, floor] = OWASP_ARGON2ID_FLOOR[Math.min(timeCost, OWASP_ARGON2ID_FLOOR.length) - 1] as readonly [number, number]
+  if (memoryCost < floor) {
+    fail(`\`hashOptions\` (memoryCost ${memoryCost} KiB, timeCost ${timeCost}) is below the argon2id minimum of OWASP's ` +
+      `Password Storage Cheat Sheet: with timeCost ${timeCost}, memoryCost must be at least ${floor} KiB (its table: ` +
+      `${OWASP_ARGON2ID_FLOOR.map(([t, m]) => `m=${m} t=${t}`).join(', ')}; p=1)`)
+  }
+}
+
 export function resolveOptions (options: RawOptions): ResolvedOptions {
   const { users } = options
   if (users === null || typeof users !== 'object') fail('the `users` option (your user store) is required')
@@ -156,6 +179,7 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
     if (!(HASH_OPTION_NAMES as readonly string[]).includes(key)) fail(`\`hashOptions.${key}\` is not an option: only memoryCost, timeCost and parallelism`)
   }
   for (const key of HASH_OPTION_NAMES) checkPositiveInteger(hashOptions[key], `hashOptions.${key}`)
+  checkHashFloor(hashOptions)
   checkPositiveInteger(options.maxPasswordLength, 'maxPasswordLength')
   checkPositiveInteger(options.maxUsernameLength, 'maxUsernameLength')
   checkPositiveInteger(options.maxQueuedHashes, 'maxQueuedHashes')
