@@ -56,7 +56,27 @@ export interface ResolvedOptions {
 
 const defaultGetUserId = (user: User): unknown => (user as { id?: unknown }).id
 const defaultGetPasswordHash = (user: User): unknown => (user as { password?: unknown }).password
-const defaultIsActive = (user: User): boolean => (user as { isActive?: unknown }).isActive !== false
+/** The spellings of true that database drivers hand back for a boolean column (PostgreSQL's text 't', Oracle's 'Y'). */
+const TRUE_TEXT = new Set(['1', 't', 'true', 'y', 'yes'])
+
+/**
+ * The default `isActive`: a user without the field is active (a store with no such notion); a user with it is active
+ * only when it reads as true. Drivers return a false boolean column as 0 (mysql2, SQLite), 0n (better-sqlite3 with
+ * safe integers), a zero byte (MySQL's BIT(1)), 'f' or '0' (text protocols) or null (a NULL column): `!== false`
+ * let each of those through, and so does any falsiness rule for the last four. Unknown values fail closed: a
+ * deactivated user who keeps their login is worse than an active one who cannot log in, which is seen at once.
+ */
+export function defaultIsActive (user: User): boolean {
+  const value = (user as { isActive?: unknown }).isActive
+  switch (typeof value) {
+    case 'undefined': return true
+    case 'boolean': return value
+    case 'number': return value !== 0 && !Number.isNaN(value)
+    case 'bigint': return value !== 0n
+    case 'string': return TRUE_TEXT.has(value.trim().toLowerCase())
+    default: return value instanceof Uint8Array && value.length === 1 && value[0] !== 0
+  }
+}
 
 function fail (message: string): never {
   throw new InvalidOptionError(message)

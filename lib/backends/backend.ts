@@ -34,7 +34,8 @@ export interface Backend {
 }
 
 export function isValidUserId (value: unknown): value is UserId {
-  if (typeof value === 'string') return value.length > 0 && value.length <= 512
+  // No NUL, as in usernames (lib/auth.ts): a login({ userId }) fed from a request would make PostgreSQL fail on it.
+  if (typeof value === 'string') return value.length > 0 && value.length <= 512 && !value.includes('\u0000')
   return Number.isSafeInteger(value)
 }
 
