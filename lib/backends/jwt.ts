@@ -22,6 +22,39 @@ type TokenRequest = FastifyRequest & { [kToken]: TokenState | null }
 interface VerifyingKey {
   kid: string | undefined
   jwt: JWT
+  /** For ECDSA keys, the curve whose signatures must have a low s (see lowS). */
+  curve: Curve | undefined
+}
+
+interface Curve {
+  /** The group order n. */
+  order: bigint
+  /** The length in bytes of each of r and s in a JOSE signature (RFC 7518 section 3.4). */
+  size: number
+}
+
+/** The curves of ES256, ES384 and ES512 (P-256, P-384, P-521: SEC 2, section 2.4). */
+const CURVES: Partial<Record<string, Curve>> = {
+  ES256: { order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n, size: 32 },
+  ES384: { order: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n, size: 48 },
+  ES512: { order: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n, size: 66 }
+}
+
+/**
+ * An ECDSA signature (r, s) verifies as (r, n - s) too, so every ES* token has a second spelling that anyone can
+ * make from it (the README promises one spelling per token: a token is its own identity in logs, caches and
+ * deny-lists). Only the low one, s <= n / 2, is accepted (as Bitcoin's BIP 62 does), and login issues only that one.
+ * The signature segment is canonical base64url here already (isCanonicalBase64url). Returns the token in its low-s
+ * spelling, or null when its signature is not two integers of the curve's size.
+ */
+function lowS (token: string, curve: Curve): { token: string, wasLow: boolean } | null {
+  const dot = token.lastIndexOf('.')
+  const signature = Buffer.from(token.slice(dot + 1), 'base64url')
+  if (signature.length !== 2 * curve.size) return null
+  const s = BigInt(`0x${signature.subarray(curve.size).toString('hex')}`)
+  if (s <= curve.order / 2n) return { token, wasLow: true }
+  const low = Buffer.from((curve.order - s).toString(16).padStart(2 * curve.size, '0'), 'hex')
+  return { token: `${token.slice(0, dot + 1)}${Buffer.concat([signature.subarray(0, curve.size), low]).toString('base64url')}`, wasLow: false }
 }
 
 interface CompleteToken {
@@ -142,7 +175,11 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
   const jwts = await registerKeys(fastify, options)
   const signer = jwts[0] as JWT
   checkKeyPair(signer, options.keys[0])
-  const keys: VerifyingKey[] = jwts.map((jwt, index) => ({ kid: (options.keys[index] as JwtKey).kid, jwt }))
+  const keys: VerifyingKey[] = jwts.map((jwt, index) => {
+    const key = options.keys[index] as JwtKey
+    return { kid: key.kid, jwt, curve: CURVES[key.algorithm] }
+  })
+  const signingCurve = CURVES[options.keys[0].algorithm]
   const onlyKey = keys.length === 1 ? keys[0] : undefined
   const keysByKid = new Map<unknown, VerifyingKey>(keys.map(key => [key.kid, key]))
 
@@ -184,6 +221,7 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
       if (!isCanonicalBase64url(token.slice(token.lastIndexOf('.') + 1))) return null
       const key = onlyKey ?? keysByKid.get(headerKid(token))
       if (key === undefined) return null
+      if (key.curve !== undefined && lowS(token, key.curve)?.wasLow !== true) return null
       const { header, payload } = key.jwt.verify<CompleteToken>(token)
       // With one key too: a token naming a key this backend does not have was not made by it.
       return header.kid === key.kid ? claimsOf(payload) : null
@@ -255,7 +293,8 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
         iat,
         exp: iat + expiresIn
       })
-      const token = signer.sign(claims)
+      const signed = signer.sign(claims)
+      const token = signingCurve === undefined ? signed : (lowS(signed, signingCurve) as { token: string }).token
       const state = stateOf(request)
       state.claims = claims
       if (cookie !== undefined) state.cookie = token
