@@ -105,7 +105,8 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
 
   const backends: Partial<Record<BackendName, Backend>> = {}
   backends.session = await registerSession(fastify, options)
-  if (options.jwt !== undefined) backends.jwt = await createJwtBackend(fastify, options.jwt)
+  const jwt = options.jwt === undefined ? undefined : await createJwtBackend(fastify, options.jwt)
+  backends.jwt = jwt
   if (backends[options.defaultBackend] === undefined) {
     throw new InvalidOptionError(`the default backend "${options.defaultBackend}" is not configured: pass the ` +
       `\`${options.defaultBackend}\` option (for sessions, registering @fastify/session before this plugin also works)`)
@@ -116,10 +117,17 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   }
   claimAuthHashKey(fastify, options.authHashSecret, options.users)
 
-  // A token is looked at before the session: it is a credential the client chose to send with this request, where
-  // a session cookie rides along with every request. A request with a token is judged on that token alone, so a bad
-  // token is anonymous even beside a valid session cookie, and a bearer-token API is never reached through a cookie.
-  const resolutionOrder = [backends.jwt, backends.session].filter(backend => backend !== undefined)
+  // First a token in the Authorization header: a credential the client chose to send with this request, so a request
+  // with one is judged on it alone (a bad one is anonymous even beside a valid session cookie). Then the session
+  // cookie, then the token cookie: both ride along with every request, and a sibling subdomain can plant either in the
+  // browser (cookie tossing, SECURITY.md). A token cookie judged first would let a planted one override the victim's
+  // `__Host-` session: the attacker's valid token made the victim act as the attacker, a junk one made them anonymous.
+  // The JWT backend takes two places, one per way of carrying a token; each is the same backend.
+  const resolutionOrder = [
+    jwt === undefined ? undefined : { ...jwt, carries: jwt.carriesHeader },
+    backends.session,
+    jwt === undefined ? undefined : { ...jwt, carries: jwt.carriesCookie }
+  ].filter(backend => backend !== undefined)
   const challenge = resolutionOrder.find(backend => backend.challenge !== undefined)?.challenge
   const state: AuthState = {
     options,

@@ -170,7 +170,15 @@ function checkKeyPair (signer: JWT, key: JwtKey): void {
   }
 }
 
-export async function createJwtBackend (fastify: FastifyInstance, options: ResolvedJwtOptions): Promise<Backend> {
+/** The JWT backend, which a request can carry two ways: lib/index.ts orders them apart from each other. */
+export interface JwtBackend extends Backend {
+  /** Whether the request has a Bearer Authorization header. */
+  carriesHeader (request: FastifyRequest): boolean
+  /** Whether the request has a token cookie and no Bearer Authorization header (the header's token comes first). */
+  carriesCookie (request: FastifyRequest): boolean
+}
+
+export async function createJwtBackend (fastify: FastifyInstance, options: ResolvedJwtOptions): Promise<JwtBackend> {
   const { cookie, revoke, isRevoked, storeTimeout, expiresIn } = options
   const jwts = await registerKeys(fastify, options)
   const signer = jwts[0] as JWT
@@ -272,14 +280,20 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     })
   }
 
-  function carries (request: FastifyRequest): boolean {
+  function carriesHeader (request: FastifyRequest): boolean {
     const authorization = request.headers.authorization
-    return (typeof authorization === 'string' && BEARER.test(authorization)) || cookieToken(request) !== undefined
+    return typeof authorization === 'string' && BEARER.test(authorization)
+  }
+
+  function carries (request: FastifyRequest): boolean {
+    return carriesHeader(request) || cookieToken(request) !== undefined
   }
 
   return {
     name: 'jwt',
     carries,
+    carriesHeader,
+    carriesCookie: (request) => !carriesHeader(request) && cookieToken(request) !== undefined,
 
     read,
 
