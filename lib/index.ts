@@ -15,7 +15,7 @@ import {
   resolveUser, type AuthState, type LoginOptions
 } from './auth'
 import type { Backend } from './backends/backend'
-import { abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags } from './backends/session'
+import { createSessionBackend, expireCookieWithItsFlags } from './backends/session'
 import { createJwtBackend } from './backends/jwt'
 
 /**
@@ -104,6 +104,8 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   const options = resolveOptions(rawOptions)
 
   const backends: Partial<Record<BackendName, Backend>> = {}
+  // Before registerSession, so that it runs before @fastify/session's onSend saves the session.
+  fastify.addHook('onSend', abandonFailedLogins(backends))
   backends.session = await registerSession(fastify, options)
   const jwt = options.jwt === undefined ? undefined : await createJwtBackend(fastify, options.jwt)
   backends.jwt = jwt
@@ -179,11 +181,25 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   })
 
   fastify.addHook('onRequest', resolveRequestUser(state))
-  if (backends.session !== undefined) fastify.addHook('onError', abandonFailedLogin(options.storeTimeout))
   // The dummy hash that failed logins verify against is made before the first request, not during one.
   fastify.addHook('onReady', async function makeDummyHash () {
     await state.hasher.dummyHash()
   })
+}
+
+/**
+ * The onSend hook behind "a failed request leaves no login behind", for every backend in one place, decided on the
+ * status the response goes out with: a route that throws after `login()` and one that sends a 5xx itself
+ * (`reply.code(500).send()`) are the same failure. Each backend undoes the login the request made (Backend.abandon).
+ */
+function abandonFailedLogins (backends: Partial<Record<BackendName, Backend>>) {
+  return function abandonFailedLogins (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
+    if (reply.statusCode < 500) {
+      done()
+      return
+    }
+    Promise.all(Object.values(backends).map(backend => backend?.abandon?.(request, reply))).then(() => done(), done)
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { BackendName } from '../constants'
 import type { UserId } from '../options'
 
@@ -27,6 +27,11 @@ export interface Backend {
   login (request: FastifyRequest, login: StoredLogin): Promise<string | undefined>
   /** Forgets the request's login so that nothing that carried it authenticates again. */
   logout (request: FastifyRequest): Promise<void>
+  /**
+   * Undoes the login this request made, if it made one, because its response is a 5xx: nothing of it may reach the
+   * client or keep working (lib/index.ts decides on the status, for every backend at once).
+   */
+  abandon? (request: FastifyRequest, reply: FastifyReply): Promise<void> | void
   /** The user id stored by `login`, unchecked, or null. */
   storedUserId (request: FastifyRequest): UserId | null
   /** The `WWW-Authenticate` challenge of a 401 from `requireUser`, for backends whose clients expect one. */

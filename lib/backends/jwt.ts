@@ -201,13 +201,12 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     } catch (err) {
       throw new InvalidOptionError(`\`jwt.cookie\`: ${(err as Error).message}`)
     }
-    // login and logout only see the request; the response's cookie is written here, on its way out. A request that
-    // ends in a 5xx (the route threw after login()) hands out no token: as on the session backend, a failure leaves no
-    // login behind.
+    // login and logout only see the request; the response's cookie is written here, on its way out (after `abandon`,
+    // which withholds the token of a request that ends in a 5xx).
     fastify.addHook('onSend', function writeTokenCookie (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction) {
       const pending = (request as TokenRequest)[kToken]?.cookie
       if (pending === null) reply.clearCookie(cookie.name, cookie.options)
-      else if (pending !== undefined && reply.statusCode < 500) reply.setCookie(cookie.name, pending, setOptions)
+      else if (pending !== undefined) reply.setCookie(cookie.name, pending, setOptions)
       done()
     })
   }
@@ -322,6 +321,12 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
       if (state.claims !== null && revoke !== undefined) await callHook('revoke', revoke, state.claims)
       state.claims = null
       if (cookie !== undefined && (state.cookie !== undefined || cookieToken(request) !== undefined)) state.cookie = null
+    },
+
+    abandon (request) {
+      // A token login made: its cookie is not sent. A logout's clearing still is.
+      const state = (request as TokenRequest)[kToken]
+      if (typeof state?.cookie === 'string') state.cookie = undefined
     },
 
     storedUserId (request) {
