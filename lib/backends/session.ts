@@ -151,7 +151,14 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
 
     async logout (request) {
       const session = sessionOf(request)
-      if (session !== null) await flush(request, session)
+      if (session !== null) {
+        await flush(request, session)
+        return
+      }
+      // @fastify/session gave this request no session (it leaves `{}` in its place), so the login its cookie may
+      // name is out of sight: answering success would tell the user they are logged out while they are not. A session
+      // the app destroyed itself (null) has no login left to end.
+      if ((request as unknown as { session?: unknown }).session != null) throw new SessionUnavailableError()
     },
 
     /**
