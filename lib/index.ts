@@ -8,7 +8,7 @@ import {
 import { AuthenticationError, InvalidOptionError, UnauthorizedError } from './errors'
 import { resolveOptions, type RawOptions, type ResolvedOptions } from './options'
 import { PasswordHasher, isWellFormed } from './password'
-import { cachingSigner } from './signer'
+import { cachingSigner, renewRotatedCookie, type SessionSigner } from './signer'
 import { timedStore, type SessionStore } from './store'
 import {
   authenticate, backendNamed, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
@@ -23,7 +23,7 @@ import { createJwtBackend } from './backends/jwt'
  * how to drop a session's cookie from the signature cache when there is one: not with `session.cacheSize: 0`, nor
  * with the app's own signer object as `secret`.
  */
-function sessionOptions (options: ResolvedOptions & { session: object }): { registered: Record<string, unknown>, forget?: (sessionId: string) => void } {
+function sessionOptions (options: ResolvedOptions & { session: object }): { registered: Record<string, unknown>, forget?: (sessionId: string) => void, rotation?: SessionSigner } {
   const { storeTimeout: _timeout, cacheSize: _cacheSize, cookie, store, secret, ...rest } = options.session
   // The same signatures as @fastify/session's own signer, each checked once rather than on every request.
   const signer = typeof secret === 'string' || Buffer.isBuffer(secret) || Array.isArray(secret)
@@ -42,7 +42,7 @@ function sessionOptions (options: ResolvedOptions & { session: object }): { regi
     cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: true, ...(cookie as object | undefined) },
     store: forget === undefined ? timed : forgettingMissingSessions(timed, forget)
   }
-  return { registered, forget }
+  return { registered, forget, rotation: Array.isArray(secret) && secret.length > 1 ? signer : undefined }
 }
 
 /**
@@ -73,7 +73,11 @@ async function registerSession (fastify: FastifyInstance, options: ResolvedOptio
     const { registered } = session
     forget = session.forget
     await fastify.register(fastifySession, registered as never)
-    fastify.addHook('onSend', expireCookieWithItsFlags((registered.cookieName as string | undefined) ?? 'sessionId', registered.cookie as object))
+    const cookieName = (registered.cookieName as string | undefined) ?? 'sessionId'
+    if (session.rotation !== undefined) {
+      fastify.addHook('onSend', renewRotatedCookie(cookieName, session.rotation, registered.cookiePrefix as string | undefined))
+    }
+    fastify.addHook('onSend', expireCookieWithItsFlags(cookieName, registered.cookie as object))
   }
   return createSessionBackend(options.storeTimeout, options.rotateOnLogin, forget)
 }
