@@ -146,9 +146,11 @@ export async function authenticate (request: FastifyRequest, username: unknown, 
   const state = stateOf(request)
   const { options, hasher } = state
   const fail = failure(request, state, typeof username === 'string' ? username : null)
-  // argon2 takes arrays and buffers as passwords, so only well-formed strings of sane size get past this line.
+  // argon2 takes arrays and buffers as passwords, so only well-formed strings of sane size get past this line. A NUL in
+  // a username names nobody: PostgreSQL refuses it in text (an error, a 503 and a log line per attempt), C strings end
+  // at it. In a password it is just a character: argon2 hashes the bytes.
   if (typeof username !== 'string' || username.length === 0 || byteLength(username) > options.maxUsernameLength ||
-      !isWellFormed(username) || !isPassword(state, password)) {
+      !isWellFormed(username) || username.includes('\u0000') || !isPassword(state, password)) {
     return fail('invalid-input')
   }
   // A full queue is refused before the user store is asked (a flood costs no lookups), and the verify below is

@@ -34,9 +34,15 @@ export const UserStoreError = createError<[string, { cause: unknown }]>(
 export const StoreTimeoutError = createError<[string, number]>(
   'FST_AUTH_STORE_TIMEOUT', 'Session store %s did not answer within %d ms', 503)
 
+/**
+ * A 400: @fastify/session gives no session to a request whose raw target is outside the cookie's `path`, and a client
+ * chooses that spelling (an absolute-form target, `POST http://host/login`; a percent-encoded path, `/%61pp/login`,
+ * that Fastify routes as `/app/login`). Client input never gives a 5xx. A route outside the cookie path gets it on
+ * every request, which its first test shows.
+ */
 export const SessionUnavailableError = createError(
   'FST_AUTH_SESSION_UNAVAILABLE',
-  'This request has no session: its path is outside the session cookie path, or logout already ended it', 500)
+  'This request has no session: its target, as sent, is outside the session cookie path', 400)
 
 /**
  * argon2's queue is full: the call is refused before any hashing, for the load alone, so it says nothing about the

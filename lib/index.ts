@@ -8,7 +8,7 @@ import {
 import { AuthenticationError, InvalidOptionError, UnauthorizedError } from './errors'
 import { resolveOptions, type RawOptions, type ResolvedOptions } from './options'
 import { PasswordHasher, isWellFormed } from './password'
-import { cachingSigner } from './signer'
+import { cachingSigner, renewRotatedCookie, type SessionSigner } from './signer'
 import { timedStore, type SessionStore } from './store'
 import {
   authenticate, backendNamed, createAuthHasher, endLogin, endLogins as endUserLogins, endOtherLogins, getUserFromJwt,
@@ -17,7 +17,7 @@ import {
 } from './auth'
 import type { Backend } from './backends/backend'
 import {
-  abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags, loginAwareIdGenerator, prefetchLoginRecord, type LoginsOf
+  createSessionBackend, expireCookieWithItsFlags, loginAwareIdGenerator, prefetchLoginRecord, type LoginsOf
 } from './backends/session'
 import { currentLogin, Logins, type LifetimeOptions } from './logins'
 import { sessionStoreLogins, timedLoginStore } from './login-store'
@@ -30,7 +30,7 @@ import { createJwtBackend } from './backends/jwt'
  * how to drop a session's cookie from the signature cache when there is one: not with `session.cacheSize: 0`, nor
  * with the app's own signer object as `secret`.
  */
-function sessionOptions (options: ResolvedOptions & { session: object }): { registered: Record<string, unknown>, forget?: (sessionId: string) => void, timed: SessionStore, synchronous: boolean } {
+function sessionOptions (options: ResolvedOptions & { session: object }): { registered: Record<string, unknown>, forget?: (sessionId: string) => void, rotation?: SessionSigner, timed: SessionStore, synchronous: boolean } {
   const { storeTimeout: _timeout, cacheSize: _cacheSize, cookie, store, secret, ...rest } = options.session
   // The same signatures as @fastify/session's own signer, each checked once rather than on every request.
   const signer = typeof secret === 'string' || Buffer.isBuffer(secret) || Array.isArray(secret)
@@ -52,7 +52,7 @@ function sessionOptions (options: ResolvedOptions & { session: object }): { regi
     cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: true, ...(cookie as object | undefined) },
     store: forget === undefined ? timed : forgettingMissingSessions(timed, forget)
   }
-  return { registered, forget, timed, synchronous }
+  return { registered, forget, rotation: Array.isArray(secret) && secret.length > 1 ? signer : undefined, timed, synchronous }
 }
 
 /**
@@ -113,7 +113,11 @@ async function registerSession (fastify: FastifyInstance, options: ResolvedOptio
         logins))
     }
     await fastify.register(fastifySession, registered as never)
-    fastify.addHook('onSend', expireCookieWithItsFlags((registered.cookieName as string | undefined) ?? 'sessionId', registered.cookie as object))
+    const cookieName = (registered.cookieName as string | undefined) ?? 'sessionId'
+    if (session.rotation !== undefined) {
+      fastify.addHook('onSend', renewRotatedCookie(cookieName, session.rotation, registered.cookiePrefix as string | undefined))
+    }
+    fastify.addHook('onSend', expireCookieWithItsFlags(cookieName, registered.cookie as object))
   }
   const fixed = logins
   const loginsOf: LoginsOf = fixed === undefined ? loginsOfRequest(options.storeTimeout, lifetime) : () => fixed
@@ -148,13 +152,16 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   const lifetime: LifetimeOptions = { ...options.lifetime, now: options.now }
   const own = options.loginStore === undefined ? undefined : new Logins(timedLoginStore(options.loginStore, options.storeTimeout), lifetime)
   const backends: Partial<Record<BackendName, Backend>> = {}
+  // Before registerSession, so that it runs before @fastify/session's onSend saves the session.
+  fastify.addHook('onSend', abandonFailedLogins(backends))
   const registered = await registerSession(fastify, options, lifetime, own)
   backends.session = registered.backend
   const logins = registered.logins
   // JWT logins are kept (listed, ended at once) in the app's own login store. Without one, tokens stand alone, as
   // JWTs are expected to: a default in-memory store would make tokens die with the process and fail on every
   // other instance of the app.
-  if (options.jwt !== undefined) backends.jwt = await createJwtBackend(fastify, options.jwt, own?.full === true ? own : undefined)
+  const jwt = options.jwt === undefined ? undefined : await createJwtBackend(fastify, options.jwt, own?.full === true ? own : undefined)
+  backends.jwt = jwt
   if (logins !== undefined && !logins.full && (options.lifetime.idleTimeout > 0)) {
     throw new InvalidOptionError('`logins.idleTimeout` needs a login store that can update logins atomically: pass ' +
       '`loginStore` (createRedisLoginStore(client) for Redis), or keep the default MemoryStore')
@@ -169,10 +176,17 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   }
   claimAuthHashKey(fastify, options.authHashSecret, options.users)
 
-  // A token is looked at before the session: it is a credential the client chose to send with this request, where
-  // a session cookie rides along with every request. A request with a token is judged on that token alone, so a bad
-  // token is anonymous even beside a valid session cookie, and a bearer-token API is never reached through a cookie.
-  const resolutionOrder = [backends.jwt, backends.session].filter(backend => backend !== undefined)
+  // First a token in the Authorization header: a credential the client chose to send with this request, so a request
+  // with one is judged on it alone (a bad one is anonymous even beside a valid session cookie). Then the session
+  // cookie, then the token cookie: both ride along with every request, and a sibling subdomain can plant either in the
+  // browser (cookie tossing, SECURITY.md). A token cookie judged first would let a planted one override the victim's
+  // `__Host-` session: the attacker's valid token made the victim act as the attacker, a junk one made them anonymous.
+  // The JWT backend takes two places, one per way of carrying a token; each is the same backend.
+  const resolutionOrder = [
+    jwt === undefined ? undefined : { ...jwt, carries: jwt.carriesHeader },
+    backends.session,
+    jwt === undefined ? undefined : { ...jwt, carries: jwt.carriesCookie }
+  ].filter(backend => backend !== undefined)
   const challenge = resolutionOrder.find(backend => backend.challenge !== undefined)?.challenge
   const state: AuthState = {
     options,
@@ -248,12 +262,25 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   if (logins?.full === true) fastify.addHook('onResponse', touchLogin(logins))
 
   fastify.addHook('onRequest', resolveRequestUser(state))
-  const sessionBackend = backends.session
-  if (sessionBackend !== undefined) fastify.addHook('onError', abandonFailedLogin(request => sessionBackend.logins(request) as Logins))
   // The dummy hash that failed logins verify against is made before the first request, not during one.
   fastify.addHook('onReady', async function makeDummyHash () {
     await state.hasher.dummyHash()
   })
+}
+
+/**
+ * The onSend hook behind "a failed request leaves no login behind", for every backend in one place, decided on the
+ * status the response goes out with: a route that throws after `login()` and one that sends a 5xx itself
+ * (`reply.code(500).send()`) are the same failure. Each backend undoes the login the request made (Backend.abandon).
+ */
+function abandonFailedLogins (backends: Partial<Record<BackendName, Backend>>) {
+  return function abandonFailedLogins (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
+    if (reply.statusCode < 500) {
+      done()
+      return
+    }
+    Promise.all(Object.values(backends).map(backend => backend?.abandon?.(request, reply))).then(() => done(), done)
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import type { CookieSerializeOptions } from '@fastify/cookie'
 import { InvalidOptionError } from './errors'
 import { DEFAULT_AUTH_BACKEND, isSupportedBackend, type BackendName } from './constants'
+import { ARGON2_DEFAULTS } from './password'
 
 import { CAPABILITIES, type LoginStore } from './login-store'
 import type { LifetimeOptions } from './logins'
@@ -65,7 +66,27 @@ export interface ResolvedOptions {
 
 const defaultGetUserId = (user: User): unknown => (user as { id?: unknown }).id
 const defaultGetPasswordHash = (user: User): unknown => (user as { password?: unknown }).password
-const defaultIsActive = (user: User): boolean => (user as { isActive?: unknown }).isActive !== false
+/** The spellings of true that database drivers hand back for a boolean column (PostgreSQL's text 't', Oracle's 'Y'). */
+const TRUE_TEXT = new Set(['1', 't', 'true', 'y', 'yes'])
+
+/**
+ * The default `isActive`: a user without the field is active (a store with no such notion); a user with it is active
+ * only when it reads as true. Drivers return a false boolean column as 0 (mysql2, SQLite), 0n (better-sqlite3 with
+ * safe integers), a zero byte (MySQL's BIT(1)), 'f' or '0' (text protocols) or null (a NULL column): `!== false`
+ * let each of those through, and so does any falsiness rule for the last four. Unknown values fail closed: a
+ * deactivated user who keeps their login is worse than an active one who cannot log in, which is seen at once.
+ */
+export function defaultIsActive (user: User): boolean {
+  const value = (user as { isActive?: unknown }).isActive
+  switch (typeof value) {
+    case 'undefined': return true
+    case 'boolean': return value
+    case 'number': return value !== 0 && !Number.isNaN(value)
+    case 'bigint': return value !== 0n
+    case 'string': return TRUE_TEXT.has(value.trim().toLowerCase())
+    default: return value instanceof Uint8Array && value.length === 1 && value[0] !== 0
+  }
+}
 
 function fail (message: string): never {
   throw new InvalidOptionError(message)
@@ -177,6 +198,28 @@ function resolveLoginStore (store: unknown): LoginStore | undefined {
   return store as LoginStore
 }
 
+/**
+ * OWASP's Password Storage Cheat Sheet lists five argon2id configurations of equal strength, trading memory (KiB)
+ * for passes: m=47104 t=1, m=19456 t=2, m=12288 t=3, m=9216 t=4, m=7168 t=5, all with p=1. The floor is that table
+ * read as a rule: for the configured passes, at least the memory OWASP pairs with them (more passes than five still
+ * need 7168 KiB). Parallelism does not lower the floor: lanes split the memory, they do not add to it, and an
+ * attacker's cost per guess is the memory and passes whatever the lanes.
+ */
+const OWASP_ARGON2ID_FLOOR: ReadonlyArray<readonly [timeCost: number, memoryCost: number]> = [
+  [1, 47104], [2, 19456], [3, 12288], [4, 9216], [5, 7168]
+]
+
+function checkHashFloor (hashOptions: HashOptions): void {
+  const memoryCost = hashOptions.memoryCost ?? ARGON2_DEFAULTS.memoryCost
+  const timeCost = hashOptions.timeCost ?? ARGON2_DEFAULTS.timeCost
+  const [, floor] = OWASP_ARGON2ID_FLOOR[Math.min(timeCost, OWASP_ARGON2ID_FLOOR.length) - 1] as readonly [number, number]
+  if (memoryCost < floor) {
+    fail(`\`hashOptions\` (memoryCost ${memoryCost} KiB, timeCost ${timeCost}) is below the argon2id minimum of OWASP's ` +
+      `Password Storage Cheat Sheet: with timeCost ${timeCost}, memoryCost must be at least ${floor} KiB (its table: ` +
+      `${OWASP_ARGON2ID_FLOOR.map(([t, m]) => `m=${m} t=${t}`).join(', ')}; p=1)`)
+  }
+}
+
 export function resolveOptions (options: RawOptions): ResolvedOptions {
   const { users } = options
   if (users === null || typeof users !== 'object') fail('the `users` option (your user store) is required')
@@ -222,6 +265,7 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
     if (!(HASH_OPTION_NAMES as readonly string[]).includes(key)) fail(`\`hashOptions.${key}\` is not an option: only memoryCost, timeCost and parallelism`)
   }
   for (const key of HASH_OPTION_NAMES) checkPositiveInteger(hashOptions[key], `hashOptions.${key}`)
+  checkHashFloor(hashOptions)
   checkPositiveInteger(options.maxPasswordLength, 'maxPasswordLength')
   checkPositiveInteger(options.maxUsernameLength, 'maxUsernameLength')
   checkPositiveInteger(options.maxQueuedHashes, 'maxQueuedHashes')

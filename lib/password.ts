@@ -27,9 +27,14 @@ function argon2Parameters (params: string): { m: number, t: number, p: number } 
  * the dummy hash instead: a malformed hash must not fail faster, and so more visibly, than a wrong password.
  */
 export function isArgon2Hash (value: unknown): value is string {
-  if (typeof value !== 'string' || value.length >= 1024) return false
+  return hashParameters(value) !== null
+}
+
+/** The cost parameters of an argon2 hash that argon2 can verify against, or null (see isArgon2Hash). */
+function hashParameters (value: unknown): { m: number, t: number, p: number } | null {
+  if (typeof value !== 'string' || value.length >= 1024) return null
   const match = ARGON2_HASH.exec(value)
-  return match !== null && argon2Parameters(match[1] as string) !== null
+  return match === null ? null : argon2Parameters(match[1] as string)
 }
 
 const LONE_SURROGATE = /\p{Cs}/u
@@ -106,13 +111,19 @@ export interface QueueOptions {
   maxQueued: number
 }
 
+/** argon2's own defaults, which apply to any cost parameter `hashOptions` leaves out. */
+export const ARGON2_DEFAULTS = { memoryCost: 65536, timeCost: 3, parallelism: ARGON2_DEFAULT_PARALLELISM }
+
 export class PasswordHasher {
   readonly #options: HashOptions & { type: typeof argon2.argon2id }
+  readonly #current: { m: number, t: number, p: number }
   readonly #gate: Gate
   #dummy: Promise<string> | undefined
 
   constructor (options: HashOptions, { concurrency = argon2Concurrency(options.parallelism), maxQueued }: QueueOptions) {
     this.#options = { ...options, type: argon2.argon2id }
+    const { memoryCost: m, timeCost: t, parallelism: p } = { ...ARGON2_DEFAULTS, ...options }
+    this.#current = { m, t, p }
     this.#gate = new Gate(concurrency, maxQueued)
   }
 
@@ -147,25 +158,36 @@ export class PasswordHasher {
   }
 
   /**
-   * Exactly one argon2 verify that does the work: against `hash` when it is usable, else against the dummy hash. A
-   * hash that argon2 refuses after all (it asks for more memory than can be allocated) fails in microseconds, so it
-   * is followed by the dummy verify too: never a 500, and no faster than a wrong password.
+   * At least the work of one argon2 verify with the current parameters, whatever `hash` is, so that no stored hash
+   * answers faster than an unknown user (whose check is the dummy verify):
+   * - a usable hash made with the current parameters: its own verify, and nothing else;
+   * - a hash made with other parameters (`hashOptions` changed since): its own verify, then the dummy one (Django's
+   *   `harden_runtime`, done here with argon2's own parameters rather than by counting iterations). On success too:
+   *   an inactive user's right password is a failure the caller decides later. Until the hash is upgraded (login
+   *   rehashes it when `users.updatePasswordHash` is given) such an account still costs its own verify on top, so a
+   *   weaker old hash adds a little and a stronger one more: SECURITY.md, row 5;
+   * - no usable hash, or one argon2 refuses after all (it asks for more memory than can be allocated, and fails in
+   *   microseconds): the dummy verify. Never a 500, and no faster than a wrong password.
    *
-   * The whole check takes one turn in the queue, entered at the same point whatever `hash` is: a hash argon2 refuses
-   * does not go back to the end of the queue for its dummy verify, which under load would answer later than a wrong
-   * password and tell the two apart.
+   * The whole check takes one turn in the queue, entered at the same point whatever `hash` is: a second verify does
+   * not go back to the end of the queue, which under load would answer later than a wrong password and tell the two
+   * apart.
    */
   async verify (hash: unknown, plain: string): Promise<boolean> {
     const password = normalize(plain)
     const dummy = await this.dummyHash()
+    const parameters = hashParameters(hash)
     return this.#gate.run(async () => {
-      if (isArgon2Hash(hash)) {
+      let matches = false
+      let costCurrent = false
+      if (parameters !== null) {
         try {
-          return await argon2.verify(hash, password)
+          matches = await argon2.verify(hash as string, password)
+          costCurrent = parameters.m === this.#current.m && parameters.t === this.#current.t && parameters.p === this.#current.p
         } catch {}
       }
-      await argon2.verify(dummy, password)
-      return false
+      if (!costCurrent) await argon2.verify(dummy, password)
+      return matches
     })
   }
 

@@ -1,4 +1,5 @@
 import { signerFactory, type UnsignResult } from '@fastify/cookie'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Lru } from 'toad-cache'
 
 export interface SessionSigner {
@@ -83,5 +84,54 @@ export function cachingSigner (secret: string | Buffer | Array<string | Buffer>,
       cookies.delete(sessionId)
       checked.delete(known.input)
     }
+  }
+}
+
+interface RestoredSession {
+  sessionId?: unknown
+  cookie: { secure?: unknown, expires?: Date | null, originalExpires?: Date, toJSON (): Record<string, unknown> }
+}
+
+/**
+ * onSend, after @fastify/session's: a session cookie that verified with an older secret of a rotation is sent again,
+ * signed with the first one, with the session's own expiry. @fastify/session signs the session's id anew with the
+ * first secret, sees another string than the cookie, and without `rolling` (the plugin turns it off) neither saves
+ * the session nor sets the cookie: it expires the cookie instead. With a store that keeps JSON (connect-redis) the
+ * first request after a rotation logged everyone out. MemoryStore keeps the session object, and with it the cookie
+ * string it was first signed as, so there the cookie was never re-signed (dropping the old secret later logged
+ * everyone out), and once re-signed here @fastify/session would expire it, or set the old string again, on each later
+ * request. So whenever the request's cookie names this very session (it kept its id: no login or logout renewed it),
+ * whatever @fastify/session wrote for that cookie is replaced: by the cookie signed with the first secret when that
+ * is another string or the session was saved, else by nothing. Only registered for a rotation (two or more secrets).
+ */
+export function renewRotatedCookie (cookieName: string, signer: Pick<SessionSigner, 'sign' | 'unsign'>, cookiePrefix = '') {
+  const expiring = (header: string): boolean => /;\s*Max-Age=0(?:;|$)/i.test(header)
+  return function renewRotatedCookie (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
+    const session = (request as unknown as { session?: RestoredSession | null }).session
+    const cookie = request.cookies[cookieName]
+    const sessionId = session?.sessionId
+    if (typeof sessionId !== 'string' || cookie === undefined || !cookie.startsWith(cookiePrefix) ||
+        (session?.cookie.secure === true && request.protocol !== 'https')) {
+      done()
+      return
+    }
+    const unsigned = signer.unsign(cookie.slice(cookiePrefix.length))
+    const header = reply.getHeader('set-cookie')
+    const headers = header === undefined ? [] : Array.isArray(header) ? header : [String(header)]
+    const written = headers.filter(value => value.startsWith(`${cookieName}=`))
+    if (!unsigned.valid || unsigned.value !== sessionId || (written.length === 0 && !unsigned.renew)) {
+      done()
+      return
+    }
+    const others = headers.filter(value => !value.startsWith(`${cookieName}=`))
+    reply.removeHeader('set-cookie')
+    if (others.length > 0) reply.header('set-cookie', others)
+    const signed = `${cookiePrefix}${signer.sign(sessionId)}`
+    if (signed !== cookie || !written.every(expiring)) {
+      // The expiry the browser holds, which login gave: @fastify/session's own would be now plus maxAge.
+      const { cookie: options } = session as RestoredSession
+      reply.setCookie(cookieName, signed, { ...options.toJSON(), expires: options.originalExpires ?? options.expires ?? undefined })
+    }
+    done()
   }
 }

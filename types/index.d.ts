@@ -182,6 +182,11 @@ declare namespace fastifyAuthHelpers {
     defaultBackend?: BackendName
     getUserId?: (user: User) => unknown
     getPasswordHash?: (user: User) => unknown
+    /**
+     * Whether the user may log in and stay logged in. Default: active without an `isActive` field; with one, only
+     * when it reads as true (`true`, a non-zero number or bigint, '1', 't', 'true', 'y', 'yes', a buffer holding 1):
+     * 0, '0', 'f', null and any unknown value are inactive.
+     */
     isActive?: (user: User) => boolean
     /** @fastify/session options, used when the plugin registers @fastify/session itself. */
     session?: SessionBackendOptions
@@ -189,6 +194,7 @@ declare namespace fastifyAuthHelpers {
     jwt?: JwtBackendOptions
     /** Key for the password-derived auth hash; defaults to the session secret, else the JWT's HMAC secret. */
     authHashSecret?: string | Buffer
+    /** argon2id costs; below OWASP's table (m=47104 t=1, 19456 t=2, 12288 t=3, 9216 t=4, 7168 t=5+) registration fails. */
     hashOptions?: HashOptions
     /** Passwords longer than this many UTF-8 bytes are refused before hashing. Default 4096. */
     maxPasswordLength?: number

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { BackendName } from '../constants'
 import type { UserId } from '../options'
 import type { LoginRecord } from '../login-store'
@@ -40,6 +40,11 @@ export interface Backend {
   logout (request: FastifyRequest): Promise<void>
   /** Where this backend keeps its logins for this request, or undefined when it keeps none (JWT without a store). */
   logins (request: FastifyRequest): Logins | undefined
+  /**
+   * Undoes the login this request made, if it made one, because its response is a 5xx: nothing of it may reach the
+   * client or keep working (lib/index.ts decides on the status, for every backend at once).
+   */
+  abandon? (request: FastifyRequest, reply: FastifyReply): Promise<void> | void
   /** The user id stored by `login`, unchecked, or null. */
   storedUserId (request: FastifyRequest): UserId | null
   /** The `WWW-Authenticate` challenge of a 401 from `requireUser`, for backends whose clients expect one. */
@@ -47,7 +52,8 @@ export interface Backend {
 }
 
 export function isValidUserId (value: unknown): value is UserId {
-  if (typeof value === 'string') return value.length > 0 && value.length <= 512
+  // No NUL, as in usernames (lib/auth.ts): a login({ userId }) fed from a request would make PostgreSQL fail on it.
+  if (typeof value === 'string') return value.length > 0 && value.length <= 512 && !value.includes('\u0000')
   return Number.isSafeInteger(value)
 }
 

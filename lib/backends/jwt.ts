@@ -18,6 +18,8 @@ interface TokenState {
   cookie: string | null | undefined
   /** The `remember` of the login made on this request: false sends the cookie without Max-Age. */
   remember?: boolean | null
+  /** The kept login made on this request, to end if the response is a 5xx. */
+  made?: { handle: string, record: LoginRecord }
 }
 
 const kToken = Symbol('fastify-auth-helpers.jwt')
@@ -26,6 +28,39 @@ type TokenRequest = FastifyRequest & { [kToken]: TokenState | null }
 interface VerifyingKey {
   kid: string | undefined
   jwt: JWT
+  /** For ECDSA keys, the curve whose signatures must have a low s (see lowS). */
+  curve: Curve | undefined
+}
+
+interface Curve {
+  /** The group order n. */
+  order: bigint
+  /** The length in bytes of each of r and s in a JOSE signature (RFC 7518 section 3.4). */
+  size: number
+}
+
+/** The curves of ES256, ES384 and ES512 (P-256, P-384, P-521: SEC 2, section 2.4). */
+const CURVES: Partial<Record<string, Curve>> = {
+  ES256: { order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n, size: 32 },
+  ES384: { order: 0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n, size: 48 },
+  ES512: { order: 0x01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n, size: 66 }
+}
+
+/**
+ * An ECDSA signature (r, s) verifies as (r, n - s) too, so every ES* token has a second spelling that anyone can
+ * make from it (the README promises one spelling per token: a token is its own identity in logs, caches and
+ * deny-lists). Only the low one, s <= n / 2, is accepted (as Bitcoin's BIP 62 does), and login issues only that one.
+ * The signature segment is canonical base64url here already (isCanonicalBase64url). Returns the token in its low-s
+ * spelling, or null when its signature is not two integers of the curve's size.
+ */
+function lowS (token: string, curve: Curve): { token: string, wasLow: boolean } | null {
+  const dot = token.lastIndexOf('.')
+  const signature = Buffer.from(token.slice(dot + 1), 'base64url')
+  if (signature.length !== 2 * curve.size) return null
+  const s = BigInt(`0x${signature.subarray(curve.size).toString('hex')}`)
+  if (s <= curve.order / 2n) return { token, wasLow: true }
+  const low = Buffer.from((curve.order - s).toString(16).padStart(2 * curve.size, '0'), 'hex')
+  return { token: `${token.slice(0, dot + 1)}${Buffer.concat([signature.subarray(0, curve.size), low]).toString('base64url')}`, wasLow: false }
 }
 
 interface CompleteToken {
@@ -164,17 +199,29 @@ function checkKeyPair (signer: JWT, key: JwtKey): void {
   }
 }
 
+/** The JWT backend, which a request can carry two ways: lib/index.ts orders them apart from each other. */
+export interface JwtBackend extends Backend {
+  /** Whether the request has a Bearer Authorization header. */
+  carriesHeader (request: FastifyRequest): boolean
+  /** Whether the request has a token cookie and no Bearer Authorization header (the header's token comes first). */
+  carriesCookie (request: FastifyRequest): boolean
+}
+
 /**
  * @param logins where JWT logins are kept, when the plugin has a login store that can list and end them: each token
  * then carries its login's handle as `sid`, and a token whose login has ended stops authenticating at once (one
  * record read per request, like the session backend's). Without one, tokens stand alone until `exp`, as before.
  */
-export async function createJwtBackend (fastify: FastifyInstance, options: ResolvedJwtOptions, logins?: Logins): Promise<Backend> {
+export async function createJwtBackend (fastify: FastifyInstance, options: ResolvedJwtOptions, logins?: Logins): Promise<JwtBackend> {
   const { cookie, revoke, isRevoked, storeTimeout, expiresIn } = options
   const jwts = await registerKeys(fastify, options)
   const signer = jwts[0] as JWT
   checkKeyPair(signer, options.keys[0])
-  const keys: VerifyingKey[] = jwts.map((jwt, index) => ({ kid: (options.keys[index] as JwtKey).kid, jwt }))
+  const keys: VerifyingKey[] = jwts.map((jwt, index) => {
+    const key = options.keys[index] as JwtKey
+    return { kid: key.kid, jwt, curve: CURVES[key.algorithm] }
+  })
+  const signingCurve = CURVES[options.keys[0].algorithm]
   const onlyKey = keys.length === 1 ? keys[0] : undefined
   const keysByKid = new Map<unknown, VerifyingKey>(keys.map(key => [key.kid, key]))
 
@@ -190,14 +237,13 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     } catch (err) {
       throw new InvalidOptionError(`\`jwt.cookie\`: ${(err as Error).message}`)
     }
-    // login and logout only see the request; the response's cookie is written here, on its way out. A request that
-    // ends in a 5xx (the route threw after login()) hands out no token: as on the session backend, a failure leaves no
-    // login behind.
+    // login and logout only see the request; the response's cookie is written here, on its way out (after `abandon`,
+    // which withholds the token of a request that ends in a 5xx).
     fastify.addHook('onSend', function writeTokenCookie (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction) {
       const token = (request as TokenRequest)[kToken]
       const pending = token?.cookie
       if (pending === null) reply.clearCookie(cookie.name, cookie.options)
-      else if (pending !== undefined && reply.statusCode < 500) reply.setCookie(cookie.name, pending, token?.remember === false ? browserSessionOptions : setOptions)
+      else if (pending !== undefined) reply.setCookie(cookie.name, pending, token?.remember === false ? browserSessionOptions : setOptions)
       done()
     })
   }
@@ -219,6 +265,7 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
       if (!isCanonicalBase64url(token.slice(token.lastIndexOf('.') + 1))) return null
       const key = onlyKey ?? keysByKid.get(headerKid(token))
       if (key === undefined) return null
+      if (key.curve !== undefined && lowS(token, key.curve)?.wasLow !== true) return null
       const { header, payload } = key.jwt.verify<CompleteToken>(token)
       // With one key too: a token naming a key this backend does not have was not made by it.
       return header.kid === key.kid ? claimsOf(payload) : null
@@ -282,14 +329,20 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     return isStillValid(isRevoked, claims).then(valid => valid ? accept(request, state, claims) : null)
   }
 
-  function carries (request: FastifyRequest): boolean {
+  function carriesHeader (request: FastifyRequest): boolean {
     const authorization = request.headers.authorization
-    return (typeof authorization === 'string' && BEARER.test(authorization)) || cookieToken(request) !== undefined
+    return typeof authorization === 'string' && BEARER.test(authorization)
+  }
+
+  function carries (request: FastifyRequest): boolean {
+    return carriesHeader(request) || cookieToken(request) !== undefined
   }
 
   return {
     name: 'jwt',
     carries,
+    carriesHeader,
+    carriesCookie: (request) => !carriesHeader(request) && cookieToken(request) !== undefined,
 
     read,
 
@@ -315,10 +368,12 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
         iat,
         exp: iat + expiresIn
       })
-      const token = signer.sign(claims)
+      const signed = signer.sign(claims)
+      const token = signingCurve === undefined ? signed : (lowS(signed, signingCurve) as { token: string }).token
       const state = stateOf(request)
       state.claims = claims
       state.remember = record.remember
+      if (sid !== undefined) state.made = { handle: sid, record }
       setCurrentLogin(request, { backend: 'jwt', handle: sid ?? '', record: sid === undefined ? untrackedRecord(claims) : record })
       if (cookie !== undefined) state.cookie = token
       return token
@@ -337,6 +392,21 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     },
 
     logins: () => logins,
+
+    async abandon (request) {
+      // A token login made: its cookie is not sent, and its record (when logins are kept) is ended, so it is neither
+      // usable nor listed. A logout's clearing of the cookie still is sent.
+      const state = (request as TokenRequest)[kToken]
+      if (typeof state?.cookie === 'string') state.cookie = undefined
+      const made = state?.made
+      if (state == null || made === undefined || logins === undefined) return
+      state.made = undefined
+      try {
+        await logins.end(made)
+      } catch (err) {
+        request.log.error({ err }, 'fastify-auth-helpers: could not end the record of a failed token login')
+      }
+    },
 
     storedUserId (request) {
       return (request as TokenRequest)[kToken]?.claims?.[USER_ID_KEY] ?? null

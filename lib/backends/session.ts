@@ -70,12 +70,6 @@ function none (): null {
 
 function noop (): void {}
 
-/** The status Fastify's error handler gives an error: its own when that is a 4xx, else 500. */
-function statusOf (error: { statusCode?: unknown, status?: unknown }): number {
-  const status = Number(error.statusCode ?? error.status)
-  return status >= 400 && status < 500 ? status : 500
-}
-
 /** How the session backend finds the login store: fixed, or the store of the app's own @fastify/session. */
 export type LoginsOf = (request: FastifyRequest) => Logins
 
@@ -106,36 +100,6 @@ export function prefetchLoginRecord (cookieName: string, cookiePrefix: string, s
       }
     }
     done()
-  }
-}
-
-/**
- * The onError hook: a request that logged someone in and then fails with a 5xx leaves no login behind. Without it,
- * a session save that fails in onSend (the store is down or slow) makes Fastify send the 500 through onSend again,
- * the second save succeeds, and the client gets an error together with a working logged-in cookie; a route that
- * throws after `login()` does the same. As Django does not save a session on a 5xx, the failed login's session is
- * neither saved nor handed out, and its record is deleted so that a save that lands late cannot revive it.
- */
-export function abandonFailedLogin (loginsOf: LoginsOf) {
-  return async function abandonFailedLogin (request: FastifyRequest, _reply: unknown, error: Error & { statusCode?: unknown }): Promise<void> {
-    const sessionId = (request as MarkedRequest)[kLoginMade]
-    if (sessionId === undefined || statusOf(error) < 500) return
-    ;(request as MarkedRequest)[kLoginMade] = undefined
-    const session = sessionOf(request)
-    if (session !== null && session.sessionId === sessionId) {
-      for (const key of AUTH_KEYS) delete session[key]
-      // @fastify/session neither saves nor sets a cookie for a request without a session.
-      ;(request as unknown as { session: null }).session = null
-    }
-    const made = currentLogin(request)
-    setCurrentLogin(request, undefined)
-    try {
-      const logins = loginsOf(request)
-      await (made?.handle === sessionId ? logins.end(made) : logins.endHandle(sessionId))
-    } catch (err) {
-      // The session naming the record was never handed out, so the record is unreachable: log and move on.
-      request.log.error({ err }, 'fastify-auth-helpers: could not delete the record of a failed login')
-    }
   }
 }
 
@@ -265,7 +229,46 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
 
     async logout (request) {
       const session = sessionOf(request)
-      if (session !== null) await flush(request, session)
+      if (session !== null) {
+        await flush(request, session)
+        return
+      }
+      // @fastify/session gave this request no session (it leaves `{}` in its place), so the login its cookie may
+      // name is out of sight: answering success would tell the user they are logged out while they are not. A session
+      // the app destroyed itself (null) has no login left to end.
+      if ((request as unknown as { session?: unknown }).session != null) throw new SessionUnavailableError()
+    },
+
+    /**
+     * As Django does not save a session on a 5xx, the failed login's session is neither saved nor handed out, and its
+     * record is deleted so that a save that lands late cannot revive it. Without it, a route that sends a 5xx after
+     * `login()`, or throws, hands out a working logged-in cookie, and so does a session save that fails in onSend (the
+     * store is down or slow): Fastify sends the 500 through onSend again and the second save succeeds. Runs before
+     * @fastify/session's onSend when the plugin registered it; after it when the app did, so a cookie already set for
+     * the session is taken off the response too.
+     */
+    async abandon (request, reply) {
+      const sessionId = (request as MarkedRequest)[kLoginMade]
+      if (sessionId === undefined) return
+      ;(request as MarkedRequest)[kLoginMade] = undefined
+      const session = sessionOf(request)
+      if (session !== null && session.sessionId === sessionId) {
+        for (const key of AUTH_KEYS) delete session[key]
+        dropSetCookie(reply, (session as { encryptedSessionId?: string }).encryptedSessionId)
+        // @fastify/session neither saves nor sets a cookie for a request without a session.
+        ;(request as unknown as { session: null }).session = null
+      }
+      const made = currentLogin(request)
+      setCurrentLogin(request, undefined)
+      try {
+        const logins = loginsOf(request)
+        await (made?.handle === sessionId ? logins.end(made) : logins.endHandle(sessionId))
+        // Already saved when the app's own @fastify/session ran first; nothing else names this new id.
+        await storeCall(timedStore((request as unknown as { sessionStore: SessionStore }).sessionStore, storeTimeout), 'destroy', sessionId)
+      } catch (err) {
+        // The session naming the record was never handed out, so the record is unreachable: log and move on.
+        request.log.error({ err }, 'fastify-auth-helpers: could not delete the record of a failed login')
+      }
     },
 
     logins: loginsOf,
@@ -276,6 +279,19 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
       return login === undefined ? null : login.record.userId
     }
   }
+}
+
+/** Takes off the response every Set-Cookie that carries `signedId`, the session's cookie value. */
+function dropSetCookie (reply: FastifyReply, signedId: string | undefined): void {
+  const header = reply.getHeader('set-cookie')
+  if (header === undefined || signedId === undefined) return
+  const headers = Array.isArray(header) ? header : [String(header)]
+  // As @fastify/session writes it (unencoded), or encoded as cookie libraries do by default.
+  const spellings = [signedId, encodeURIComponent(signedId)]
+  const others = headers.filter(value => !spellings.some(spelling => value.includes(`=${spelling};`)))
+  if (others.length === headers.length) return
+  reply.removeHeader('set-cookie')
+  if (others.length > 0) reply.header('set-cookie', others)
 }
 
 interface SessionCookieOptions {

@@ -3,6 +3,7 @@
 // a wrong password. A spy on argon2.verify counts the verifies and reads their parameters. (The measured timing ratio
 // belongs to the benchmark, not to a timed test.)
 import t from 'tap'
+import * as argon2 from 'argon2'
 import { TEST_HASH_OPTIONS, hashOf } from '../helper'
 import { CURRENT_PARAMETERS, argon2Parameters, buildApp, spyOnVerify } from './kit'
 
@@ -76,8 +77,43 @@ t.test('each failure path makes exactly one verify, with the current parameters'
   t.equal(verifies.length, 1)
 })
 
+// Issue 11, item 1: a stored hash made before `hashOptions` changed was verified with its own parameters only, so a
+// wrong password for that account cost 4 ms where an unknown user cost 35. Each failure path must include the work of
+// one verify with the current parameters; the costs of each path's verifies are read off the spy, never a clock.
+t.test('a hash made with other parameters also costs a verify with the current ones, on every path', async t => {
+  const { app, users } = await buildApp(t)
+  const other = {
+    weaker: { memoryCost: 4096, timeCost: 1, parallelism: 1 },
+    stronger: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
+    'more lanes': { ...TEST_HASH_OPTIONS, parallelism: 2 },
+    'fewer passes': { ...TEST_HASH_OPTIONS, timeCost: 5, memoryCost: 7168 }
+  }
+  let id = 1
+  for (const [name, options] of Object.entries(other)) {
+    users.add({ id: id++, username: name, password: await argon2.hash('pw', { ...options, type: argon2.argon2id }) })
+    users.add({ id: id++, username: `${name} inactive`, password: await argon2.hash('pw', { ...options, type: argon2.argon2id }), isActive: false })
+  }
+  const verifies = spyOnVerify(t)
+  const costs = async (username: string, password: string, status = 401) => {
+    verifies.length = 0
+    const response = await app.inject({ method: 'POST', url: '/login', payload: { username, password } })
+    t.equal(response.statusCode, status, `${username}: ${status}`)
+    return verifies.map(call => argon2Parameters(call.digest))
+  }
+
+  t.same(await costs('nobody', 'pw'), [CURRENT_PARAMETERS], 'an unknown user: the dummy verify, with the current parameters')
+  for (const [name, options] of Object.entries(other)) {
+    t.same(await costs(name, 'wrong'), [options, CURRENT_PARAMETERS], `${name}: a wrong password costs its own verify and one with the current parameters`)
+    t.same(await costs(`${name} inactive`, 'pw'), [options, CURRENT_PARAMETERS], `${name}: an inactive user's right password too`)
+    t.same(await costs(`${name} inactive`, 'wrong'), [options, CURRENT_PARAMETERS], `${name}: an inactive user's wrong password too`)
+    // The right password pays the same (the caller only learns later whether it is a failure), and is upgraded.
+    t.same(await costs(name, 'pw', 200), [options, CURRENT_PARAMETERS], `${name}: the right password too`)
+    t.same(await costs(name, 'pw', 200), [CURRENT_PARAMETERS], `${name}: once rehashed, one verify with the current parameters`)
+  }
+})
+
 t.test('the dummy hash follows the configured parameters', async t => {
-  const hashOptions = { memoryCost: 2048, timeCost: 2, parallelism: 1 }
+  const hashOptions = { memoryCost: 19456, timeCost: 2, parallelism: 1 }
   const { app } = await buildApp(t, { plugin: { hashOptions } })
   const verifies = spyOnVerify(t)
   const response = await app.inject({ method: 'POST', url: '/login', payload: { username: 'nobody', password: 'x' } })
