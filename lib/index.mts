@@ -15,5 +15,6 @@ export const {
   logout,
   getUserFromSession,
   getUserFromJwt,
-  getUserId
+  getUserId,
+  requireUser
 } = plugin

@@ -12,7 +12,7 @@ import { cachingSigner } from './signer'
 import { timedStore, type SessionStore } from './store'
 import {
   authenticate, backendNamed, createAuthHasher, getUserFromJwt, getUserFromSession, getUserId, kAuthState, login, logout,
-  resolveUser, type AuthState, type LoginOptions
+  requireUser, resolveUser, type AuthState, type LoginOptions
 } from './auth'
 import type { Backend } from './backends/backend'
 import { abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags } from './backends/session'
@@ -169,6 +169,9 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   fastify.decorateRequest('getUserId', function (this: FastifyRequest, backend?: BackendName) {
     return getUserId(this, backend)
   })
+  fastify.decorateRequest('requireUser', function (this: FastifyRequest) {
+    return requireUser(this) as typeof this.user & object
+  })
 
   fastify.addHook('onRequest', resolveRequestUser(state))
   if (backends.session !== undefined) fastify.addHook('onError', abandonFailedLogin(options.storeTimeout))
@@ -225,5 +228,6 @@ export = Object.assign(plugin, {
   logout,
   getUserFromSession,
   getUserFromJwt,
-  getUserId
+  getUserId,
+  requireUser
 })
