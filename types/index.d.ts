@@ -58,6 +58,9 @@ declare namespace fastifyAuthHelpers {
    */
   export type StoreUser = FastifyAuthHelpers extends { user: infer U } ? U : object & { then?: never }
 
+  /** Options typed with no declared user (`UnknownUser`) take a store of any object user; otherwise of that user. */
+  type StoreUserFor<User> = [User] extends [UnknownUser] ? ([UnknownUser] extends [User] ? StoreUser : User) : User
+
   /** A value, or a promise of it: a store over a cache or a Map may answer synchronously. */
   export type MaybePromise<T> = T | PromiseLike<T>
 
@@ -181,7 +184,7 @@ declare namespace fastifyAuthHelpers {
   )
 
   export interface FastifyAuthHelpersOptions<User = AuthUser> {
-    users: UserStore<User extends UnknownUser ? (UnknownUser extends User ? StoreUser : User) : User>
+    users: UserStore<StoreUserFor<User>>
     defaultBackend?: BackendName
     /**
      * The user's id as login stores it: a non-empty string (up to 512 characters) or a safe integer. A bigint or a
