@@ -2,8 +2,8 @@ import { createHmac } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { isSupportedBackend, type BackendName } from './constants'
 import {
-  AuthenticationError, BackendNotConfiguredError, BusyError, InvalidOptionError, LoginStoreUnsupportedError,
-  ReauthenticationRequiredError, UnauthorizedError, UnsupportedBackendError, UserStoreError
+  AuthenticationError, BackendNotConfiguredError, BusyError, InvalidOptionError, InvalidUserIdError,
+  LoginStoreUnsupportedError, ReauthenticationRequiredError, UnauthorizedError, UnsupportedBackendError, UserStoreError
 } from './errors'
 import { currentLogin, type CurrentLogin, type LoginInfo, type Logins } from './logins'
 import type { LoginFailureReason, ResolvedOptions, User, UserId } from './options'
@@ -209,6 +209,17 @@ export interface LoginOptions {
   remember?: unknown
 }
 
+/**
+ * Ids as databases give them (a bigint column read by Kysely, Prisma or pg with a BigInt parser) that a login cannot
+ * hold fail as the server error they are: as a 401 they would tell a user with the right password that it was wrong.
+ */
+function refuseUnstorableId (id: unknown, source: string, fix: string): void {
+  if (typeof id === 'bigint') throw new InvalidUserIdError(source, 'a bigint', fix)
+  if (typeof id === 'number' && Number.isInteger(id) && !Number.isSafeInteger(id)) {
+    throw new InvalidUserIdError(source, 'an integer beyond Number.MAX_SAFE_INTEGER', fix)
+  }
+}
+
 export async function login (request: FastifyRequest, loginOptions: LoginOptions): Promise<string | undefined> {
   const state = stateOf(request)
   if (loginOptions === null || typeof loginOptions !== 'object') {
@@ -226,10 +237,12 @@ export async function login (request: FastifyRequest, loginOptions: LoginOptions
   if (hasUser) {
     if (typeof user !== 'object') throw new AuthenticationError('login() was given a user that is not an object')
     const ownId = options.getUserId(user)
+    refuseUnstorableId(ownId, '`getUserId(user)`', '`getUserId: (user) => String(user.id)`')
     if (!isValidUserId(ownId)) throw new AuthenticationError('login() was given a user without a valid id')
     id = ownId
     theUser = user
   } else {
+    refuseUnstorableId(userId, '`login({ userId })`', '`login({ userId: String(id) })` with `getUserId: (user) => String(user.id)`')
     if (!isValidUserId(userId)) throw new AuthenticationError('login() was given an invalid userId')
     const found = await askUsers('findById', () => options.users.findById(userId))
     if (found == null) throw new AuthenticationError('login() was given the id of no user')
@@ -299,6 +312,19 @@ function userOf (state: AuthState, backend: Backend, request: FastifyRequest, st
 function checkedUser (state: AuthState, backend: Backend, request: FastifyRequest, stored: StoredLogin, user: User | null | undefined): User | Promise<null> {
   if (user != null && state.options.isActive(user) && sameAuthHash(stored.authHash, state.authHash(user))) return user
   return backend.logout(request).then(() => null)
+}
+
+/**
+ * `request.user`, typed and never null, for handlers behind `app.requireUser`; elsewhere the same 401 as that
+ * preHandler, its challenge carried as the error's headers (Fastify's error handler sends them).
+ */
+export function requireUser (request: FastifyRequest): User {
+  const state = stateOf(request)
+  if (request.user != null) return request.user
+  const error = new UnauthorizedError() as Error & { headers?: Record<string, string> }
+  const challenge = state.resolutionOrder.find(backend => backend.challenge !== undefined)?.challenge
+  if (challenge !== undefined) error.headers = { 'www-authenticate': challenge(request) }
+  throw error
 }
 
 export async function getUserFromSession (request: FastifyRequest): Promise<User | null> {

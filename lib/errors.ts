@@ -23,6 +23,15 @@ export const InvalidOptionError = createError<[string]>('FST_AUTH_INVALID_OPTION
 
 export const UnauthorizedError = createError('FST_AUTH_UNAUTHORIZED', 'Authentication required', 401)
 
+/**
+ * An id the app's user store gave that no login can hold: JSON (the session, the token's claims) has no bigint, and a
+ * number past 2**53 is not the id it was. The app's setup is at fault, not the credentials, so it is no 401.
+ */
+export const InvalidUserIdError = createError<[string, string, string]>(
+  'FST_AUTH_INVALID_USER_ID',
+  'fastify-auth-helpers: %s gave %s, which a login cannot store exactly (JSON has no bigint): use a string id, ' +
+  'e.g. %s', 500, TypeError)
+
 /** A store's own error stays in `cause` (and the log): its message may name hosts and keys, so it is not sent. */
 export const StoreError = createError<[string, { cause: unknown }]>(
   'FST_AUTH_STORE_ERROR', 'Session store %s failed', 503)

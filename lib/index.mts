@@ -20,5 +20,6 @@ export const {
   endLogin,
   endOtherLogins,
   reauthenticate,
-  createRedisLoginStore
+  createRedisLoginStore,
+  requireUser
 } = plugin

@@ -13,7 +13,7 @@ import { timedStore, type SessionStore } from './store'
 import {
   authenticate, backendNamed, createAuthHasher, endLogin, endLogins as endUserLogins, endOtherLogins, getUserFromJwt,
   getUserFromSession, getUserId, kAuthState, listLogins, listUserLogins, login, logout, markResolvedBy, reauthenticate,
-  requireRecentLogin as recentLoginCheck, resolveUser, type AuthState, type LoginOptions
+  requireRecentLogin as recentLoginCheck, requireUser, resolveUser, type AuthState, type LoginOptions
 } from './auth'
 import type { Backend } from './backends/backend'
 import {
@@ -260,6 +260,9 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     return reauthenticate(this, password)
   })
   if (logins?.full === true) fastify.addHook('onResponse', touchLogin(logins))
+  fastify.decorateRequest('requireUser', function (this: FastifyRequest) {
+    return requireUser(this) as typeof this.user & object
+  })
 
   fastify.addHook('onRequest', resolveRequestUser(state))
   // The dummy hash that failed logins verify against is made before the first request, not during one.
@@ -353,5 +356,6 @@ export = Object.assign(plugin, {
   endLogin,
   endOtherLogins,
   reauthenticate,
-  createRedisLoginStore
+  createRedisLoginStore,
+  requireUser
 })

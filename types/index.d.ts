@@ -17,6 +17,11 @@ declare module 'fastify' {
     requireRecentLogin (maxAgeMs: number): preHandlerAsyncHookHandler
   }
   interface FastifyRequest {
+    /**
+     * The current user, never null: for handlers behind `preHandler: app.requireUser`, where `request.user` is known to
+     * be set but typed `| null`. Throws 401 `FST_AUTH_UNAUTHORIZED` when there is none (a route without the preHandler).
+     */
+    requireUser (): fastifyAuthHelpers.AuthUser
     authenticate (username: string, password: string): Promise<fastifyAuthHelpers.AuthUser>
     login (options: fastifyAuthHelpers.LoginOptions): Promise<string | undefined>
     logout (options?: fastifyAuthHelpers.LogoutOptions): Promise<void>
@@ -60,6 +65,19 @@ declare namespace fastifyAuthHelpers {
 
   export type AuthUser = FastifyAuthHelpers extends { user: infer U } ? U : UnknownUser
 
+  /**
+   * The user a store given to `register` (or `login({ user })`) may hand back: the declared user, or, before one is
+   * declared, any object but a promise (a store that resolves to a promise of a number is no store of users), so that
+   * a `UserStore<DbUser>` type-checks either way.
+   */
+  export type StoreUser = FastifyAuthHelpers extends { user: infer U } ? U : object & { then?: never }
+
+  /** Options typed with no declared user (`UnknownUser`) take a store of any object user; otherwise of that user. */
+  type StoreUserFor<User> = [User] extends [UnknownUser] ? ([UnknownUser] extends [User] ? StoreUser : User) : User
+
+  /** A value, or a promise of it: a store over a cache or a Map may answer synchronously. */
+  export type MaybePromise<T> = T | PromiseLike<T>
+
   export type UserId = string | number
 
   export type BackendName = 'session' | 'jwt'
@@ -69,13 +87,17 @@ declare namespace fastifyAuthHelpers {
   export const DEFAULT_AUTH_BACKEND: 'session'
   export const SUPPORTED_BACKENDS: readonly ['session', 'jwt']
 
-  export interface UserStore<User = AuthUser> {
+  /**
+   * Where the plugin finds users. Type it with your user, `UserStore<DbUser>`, and declare that user once in
+   * `FastifyAuthHelpers` so that `request.user` has it too. Each method may answer synchronously or with a promise.
+   */
+  export interface UserStore<User = StoreUser> {
     /** The user with this username, or null/undefined when there is none. */
-    findByUsername (username: string): Promise<User | null | undefined>
-    /** The user with this id, or null/undefined when there is none. */
-    findById (id: UserId): Promise<User | null | undefined>
+    findByUsername (username: string): MaybePromise<User | null | undefined>
+    /** The user with this id (as `getUserId` gave it at login), or null/undefined when there is none. */
+    findById (id: UserId): MaybePromise<User | null | undefined>
     /** Called with a fresh hash when the stored one was made with outdated argon2 parameters. */
-    updatePasswordHash? (user: User, hash: string): Promise<unknown>
+    updatePasswordHash? (user: User, hash: string): unknown
   }
 
   /** argon2id cost parameters; argon2's own defaults (RFC 9106's second recommendation) when left out. */
@@ -178,8 +200,12 @@ declare namespace fastifyAuthHelpers {
   )
 
   export interface FastifyAuthHelpersOptions<User = AuthUser> {
-    users: UserStore<User>
+    users: UserStore<StoreUserFor<User>>
     defaultBackend?: BackendName
+    /**
+     * The user's id as login stores it: a non-empty string (up to 512 characters) or a safe integer. A bigint or a
+     * larger number fails the login with 500 `FST_AUTH_INVALID_USER_ID`: return `String(user.id)` for those.
+     */
     getUserId?: (user: User) => unknown
     getPasswordHash?: (user: User) => unknown
     /**
@@ -226,7 +252,7 @@ declare namespace fastifyAuthHelpers {
     onLoginFailed?: (event: LoginFailedEvent) => unknown
   }
 
-  export type LoginOptions<User = AuthUser> =
+  export type LoginOptions<User = StoreUser> =
     | { user: User, userId?: never, backend?: BackendName, remember?: boolean }
     | { userId: UserId, user?: never, backend?: BackendName, remember?: boolean }
 
@@ -327,6 +353,7 @@ declare namespace fastifyAuthHelpers {
   export function endLogin (request: FastifyRequest, id: string): Promise<boolean>
   export function endOtherLogins (request: FastifyRequest): Promise<number>
   export function reauthenticate (request: FastifyRequest, password: string): Promise<void>
+  export function requireUser (request: FastifyRequest): AuthUser
 
   export const fastifyAuthHelpers: FastifyAuthHelpersPlugin
   export { fastifyAuthHelpers as default }

@@ -2,7 +2,7 @@ import Fastify, { type FastifyRequest } from 'fastify'
 import { expect, test } from 'tstyche'
 import auth, {
   AuthenticationError, BACKEND_KEY, SUPPORTED_BACKENDS, USER_ID_KEY, authenticate, getUserFromSession, getUserId, login, logout,
-  type BackendName, type UserId
+  requireUser, type BackendName, type UserId, type UserStore
 } from 'fastify-auth-helpers'
 
 interface AppUser { id: number, email: string, passwordHash: string }
@@ -74,3 +74,50 @@ test('the constants and the error class', () => {
   expect(error.statusCode).type.toBe<401>()
   expect(error.code).type.toBe<'FST_AUTH_AUTHENTICATION_FAILED'>()
 })
+
+test('request.requireUser() is the declared user, never null, in a route behind app.requireUser', () => {
+  expect(request.requireUser()).type.toBe<AppUser>()
+  expect(requireUser(request)).type.toBe<AppUser>()
+  app.get('/me', { preHandler: app.requireUser }, async (request) => {
+    const user = request.requireUser()
+    expect(user.email).type.toBe<string>()
+    expect(user.name).type.toRaiseError()
+    expect(request.user.email).type.toRaiseError() // still `| null` without the accessor
+    return user.email
+  })
+  expect(request.requireUser(1)).type.toRaiseError()
+})
+
+test('a UserStore<AppUser> of the declared user registers, with promises or plain values', () => {
+  const session = { secret: 'x'.repeat(32) }
+  const asyncStore: UserStore<AppUser> = { findByUsername: async () => appUser, findById: async () => null }
+  expect(app.register(auth, { users: asyncStore, session })).type.not.toRaiseError()
+  const byId = new Map<UserId, AppUser>()
+  const syncStore: UserStore<AppUser> = {
+    findByUsername: (email) => [...byId.values()].find(user => user.email === email),
+    findById: (id) => byId.get(id),
+    updatePasswordHash: (user, hash) => { user.passwordHash = hash }
+  }
+  expect(app.register(auth, { users: syncStore, session, getPasswordHash: user => user.passwordHash })).type.not.toRaiseError()
+  expect(app.register(auth, { users: { findByUsername: () => appUser, findById: () => undefined }, session })).type.not.toRaiseError()
+  // A thenable (a query builder) is awaited like a promise.
+  const thenable: PromiseLike<AppUser | null> = { then: (resolve) => Promise.resolve(null).then(resolve) }
+  expect(app.register(auth, { users: { findByUsername: () => thenable, findById: () => thenable }, session })).type.not.toRaiseError()
+})
+
+test('a store of another user than the declared one is refused, and so are ids JSON cannot hold', () => {
+  interface OtherUser { id: string, name: string }
+  const session = { secret: 'x'.repeat(32) }
+  const other: UserStore<OtherUser> = { findByUsername: async () => null, findById: async () => null }
+  expect(app.register(auth, { users: other, session })).type.toRaiseError()
+  expect(app.register(auth, { users: { findByUsername: async () => ({ id: 1 }), findById: async () => null }, session })).type.toRaiseError()
+  expect(app.register(auth, { users: { findByUsername: () => 'ann', findById: () => null }, session })).type.toRaiseError()
+  expect(app.register(auth, { users: { findByUsername: async () => appUser }, session })).type.toRaiseError()
+  expect(app.register(auth, { users: asyncStoreOf(appUser), session, getPasswordHash: user => user.password })).type.toRaiseError()
+  expect(request.login({ user: { id: 'o', name: 'other' } })).type.toRaiseError()
+  expect(request.login({ userId: 2n ** 64n })).type.toRaiseError()
+})
+
+function asyncStoreOf (user: AppUser): UserStore<AppUser> {
+  return { findByUsername: async () => user, findById: async () => user }
+}
