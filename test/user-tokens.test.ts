@@ -127,7 +127,7 @@ t.test('changing any character of a token, or adding or removing one, makes it i
   }
 })
 
-t.test("a token for a user whose id a new account reuses does not work for the new account", async t => {
+t.test('a token for a user whose id a new account reuses does not work for the new account', async t => {
   const { app, users, ann } = await buildPasswords(t)
   const token = app.createUserToken(ann as never, { purpose: PURPOSE })
   users.byId.delete(1)
