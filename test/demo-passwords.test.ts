@@ -159,3 +159,20 @@ t.test('the outbox keeps the newest twenty mails, escaped', async t => {
   t.equal(outbox.body.match(/class="mail"/g)?.length, 20)
   t.equal(outbox.headers['cache-control'], 'no-store')
 })
+
+t.test('the password forms posted without a body are refused like any other bad input, never a 5xx', async t => {
+  const app = await demo(t)
+  const cookie = await signedInCookie(app)
+  // The CSRF token in its header, and no body at all.
+  const form = await open(app, '/password', cookie)
+  const change = await app.inject({ method: 'POST', url: '/password', headers: { cookie, 'csrf-token': form.token } })
+  t.equal(change.statusCode, 400)
+  t.match(change.body, /The new password must not be empty/)
+  const forgot = await open(app, '/forgot', undefined)
+  const sent = await app.inject({ method: 'POST', url: '/forgot', headers: { cookie: forgot.cookie as string, 'csrf-token': forgot.token } })
+  t.equal(sent.statusCode, 200)
+  t.match(sent.body, /id="sent"/)
+  const reset = await app.inject({ method: 'POST', url: '/reset', headers: { cookie: forgot.cookie as string, 'csrf-token': forgot.token } })
+  t.equal(reset.statusCode, 400)
+  t.match(reset.body, /This link is invalid or has expired/)
+})
