@@ -274,3 +274,16 @@ t.test('a reset racing a login: the login that checked the old password does not
   const cookie = `sessionId=${response.cookies.find(c => c.name === 'sessionId')?.value as string}`
   t.equal(await whoIs(app, { cookie }), null, 'but the login it made is ended by the reset on its first request')
 })
+
+t.test('with jwt.cookie, changePassword sends the renewed token as the cookie too', async t => {
+  const { app } = await buildPasswords(t, { jwt: { secret: 'a-jwt-secret-for-tests-that-is-long-enough', cookie: { name: 'token', secure: false } } })
+  const login = await app.inject({ method: 'POST', url: '/token', payload: { username: 'ann', password: OLD } })
+  const cookie = `token=${login.cookies.find(c => c.name === 'token')?.value as string}`
+  t.equal(await whoIs(app, { cookie }), 1)
+  const change = await app.inject({ method: 'POST', url: '/password', headers: { cookie }, payload: { current: OLD, next: NEW } })
+  t.equal(change.statusCode, 200)
+  const renewed = change.cookies.find(c => c.name === 'token')?.value
+  t.equal(renewed, change.json().token, 'the cookie holds the new token')
+  t.equal(await whoIs(app, { cookie: `token=${renewed as string}` }), 1)
+  t.equal(await whoIs(app, { cookie }), null, 'the old token cookie is dead')
+})
