@@ -1,5 +1,6 @@
 import t from 'tap'
 import fc from 'fast-check'
+import crypto = require('node:crypto')
 import { TestUsers, hashOf, type TestUser } from './helper'
 import { buildPasswords } from './passwords-helper'
 
@@ -10,6 +11,23 @@ const TOKEN_SECRET = 'a-user-token-secret-of-at-least-32-chars'
 const INVALID = { statusCode: 400, code: 'FST_AUTH_INVALID_TOKEN', error: 'Bad Request', message: 'This link is invalid or has expired' }
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
+
+/** Counts the token MACs computed (HMACs over the token label), by wrapping crypto.createHmac for the test. */
+function countMacs (t: { teardown: (fn: () => void) => void }): { count: number } {
+  const counter = { count: 0 }
+  const original = crypto.createHmac
+  crypto.createHmac = ((...args: Parameters<typeof original>) => {
+    const hmac = original(...args)
+    const update = hmac.update.bind(hmac)
+    hmac.update = ((data: unknown, ...rest: unknown[]) => {
+      if (typeof data === 'string' && data.startsWith('fastify-auth-helpers:user-token:v1:')) counter.count++
+      return (update as (...a: unknown[]) => crypto.Hmac)(data, ...rest)
+    }) as typeof hmac.update
+    return hmac
+  }) as typeof original
+  t.teardown(() => { crypto.createHmac = original })
+  return counter
+}
 
 t.test('a token is short, URL-safe, and verifies for its own purpose to the user looked up again', async t => {
   const { app, users, ann } = await buildPasswords(t)
@@ -76,8 +94,10 @@ t.test('every reason a token fails gets the same 400, body and headers, after th
   }
   const bodies = new Set<string>()
   const headerSets = new Set<string>()
+  const macs = countMacs(t)
   for (const [reason, token] of Object.entries({ ...shaped, ...malformed })) {
     const lookups = users.calls.findById
+    const macsBefore = macs.count
     const response = await app.inject({ method: 'POST', url: '/verify', payload: { token, purpose: PURPOSE } })
     t.equal(response.statusCode, 400, reason)
     t.same(response.json(), INVALID, reason)
@@ -86,6 +106,7 @@ t.test('every reason a token fails gets the same 400, body and headers, after th
     headerSets.add(JSON.stringify(headers))
     t.equal(users.calls.findById - lookups, reason in shaped ? 1 : 0,
       reason in shaped ? `${reason}: the user is looked up all the same` : `${reason}: refused on its shape alone`)
+    t.equal(macs.count - macsBefore, reason in shaped ? 1 : 0, `${reason}: ${reason in shaped ? 'one MAC computed and compared' : 'no MAC'}`)
     await t.rejects(app.verifyUserToken(token as string, { purpose: PURPOSE }), { code: 'FST_AUTH_INVALID_TOKEN', statusCode: 400 })
   }
   t.equal(bodies.size, 1, 'one body for every reason')
@@ -160,6 +181,9 @@ t.test('userTokens.secret signs and previousSecrets still verify, so the key can
   const during = await buildPasswords(t, { userTokens: { secret: TOKEN_SECRET, previousSecrets: [Buffer.from(OLD)] } }, users)
   t.same(await during.app.verifyUserToken(oldToken, { purpose: PURPOSE }), users.byId.get(1), 'a token of the old key still verifies')
   const newToken = during.app.createUserToken(during.ann as never, { purpose: PURPOSE })
+  const macs = countMacs(t)
+  t.same(await during.app.verifyUserToken(newToken, { purpose: PURPOSE }), users.byId.get(1))
+  t.equal(macs.count, 2, 'every key is tried, also when the first one matches: the key a token was made with does not show')
   const after = await buildPasswords(t, { userTokens: { secret: TOKEN_SECRET } }, users)
   t.same(await after.app.verifyUserToken(newToken, { purpose: PURPOSE }), users.byId.get(1), 'new tokens are signed with the new key')
   await t.rejects(after.app.verifyUserToken(oldToken, { purpose: PURPOSE }), { code: 'FST_AUTH_INVALID_TOKEN' },
