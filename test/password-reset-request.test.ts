@@ -2,7 +2,8 @@ import t from 'tap'
 import { Writable } from 'node:stream'
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyRequest } from 'fastify'
-import { TestUsers, build, hashOf } from './helper'
+import { TestUsers, build, hashOf, type TestUser } from './helper'
+import { assertReadmeShowsRecipe } from './security/kit'
 import { buildPasswords, type Mail } from './passwords-helper'
 
 // app.requestPasswordReset: the "forgot password" route answers the same for every address, and mails off the
@@ -113,31 +114,41 @@ t.test("a programmer's misuse of requestPasswordReset throws at once", async t =
   }
 })
 
-// The rate-limit recipe of docs/passwords.md, as written there.
-function resetAttemptKey (request: FastifyRequest): string {
-  const { email } = (request.body ?? {}) as { email?: unknown }
-  if (typeof email !== 'string' || email.length > 512) return 'reset:invalid'
-  return `reset:${email.normalize('NFKD').replace(/[\p{M}\p{Cf}\p{Z}\s]/gu, '').toLowerCase()}`
-}
-
 t.test('the rate-limit recipe: three requests per account, counted before the lookup, known or not', async t => {
   const users = new TestUsers()
-  users.add({ id: 1, username: 'ann@example.com', password: await hashOf('x') })
-  const outbox: string[] = []
+  users.add({ id: 1, username: 'ann@example.com', email: 'ann@example.com', password: await hashOf('x') } as TestUser)
+  const PUBLIC_ORIGIN = 'https://app.example.com'
+  const outbox: Array<{ to: unknown, link: string }> = []
   const { app } = await build(t, {
     users,
     extend: async app => {
       await app.register(rateLimit, { global: false })
-      app.post('/forgot-password', {
+      // recipe:reset-rate-limit:start
+      // Forgot password. One key per account however the address is typed, and no unbounded keys: three requests per
+      // account a quarter hour, counted before the lookup for known and unknown addresses alike, so a 429 says no more
+      // than the 202 does. Add a per-address limit the same way (`app.createRateLimit`) to stop one client mailing everyone.
+      function resetAttemptKey (request: FastifyRequest): string {
+        const { email } = (request.body ?? {}) as { email?: unknown }
+        if (typeof email !== 'string' || email.length > 512) return 'reset:invalid'
+        return `reset:${email.normalize('NFKD').replace(/[\p{M}\p{Cf}\p{Z}\s]/gu, '').toLowerCase()}`
+      }
+
+      app.post<{ Body: { email: string } }>('/forgot-password', {
         config: { rateLimit: { max: 3, timeWindow: '15 minutes', hook: 'preHandler', keyGenerator: resetAttemptKey } }
       }, async (request, reply) => {
-        app.requestPasswordReset((request.body as { email: string }).email, {
-          send: ({ token }) => { outbox.push(token) }
+        // Returns at once: the lookup and the mail happen after this answer, which is the same for every address.
+        app.requestPasswordReset(request.body.email, {
+          maxAge: 60 * 60 * 1000,
+          send: async ({ user, token }) => {
+            outbox.push({ to: user.email, link: `${PUBLIC_ORIGIN}/reset-password?token=${token}` })
+          }
         })
         return reply.code(202).send({ message: 'If an account uses that address, a link is on its way.' })
       })
+      // recipe:reset-rate-limit:end
     }
   })
+  assertReadmeShowsRecipe(t, __filename, 'reset-rate-limit')
   for (const email of ['ann@example.com', 'nobody@example.com']) {
     const statuses: number[] = []
     const before = users.calls.findByUsername
@@ -150,4 +161,5 @@ t.test('the rate-limit recipe: three requests per account, counted before the lo
     t.equal(users.calls.findByUsername - before, 3, `${email}: refused requests cost no lookup`)
   }
   t.equal(outbox.length, 1, 'ann got one mail: the other spellings found no account in this store')
+  t.match(outbox[0], { to: 'ann@example.com', link: /^https:\/\/app\.example\.com\/reset-password\?token=[\w.-]+$/ })
 })
