@@ -36,9 +36,13 @@ function authHashInput (id: unknown, passwordHash: unknown): string {
 }
 
 /**
- * The hash that authenticate() just upgraded a user to, kept on the request for the login() that follows: the user
- * object may still hold the old hash (a store whose updatePasswordHash writes a database row and leaves the object
- * alone), and a login recorded with the old one would read as a password change, and end, on its very next request.
+ * The hash that authenticate() just checked the password against (or upgraded it to), kept on the request for the
+ * login() that follows, which records that hash rather than whatever the user object holds by then. The object may
+ * still hold the old hash after an upgrade (a store whose updatePasswordHash writes a database row and leaves the
+ * object alone): a login recorded with it would read as a password change, and end, on its very next request. And it
+ * may already hold a newer one: a password reset that stored a new hash on the same object (a cache, an in-memory
+ * store) while this login was checking the old password would otherwise give the old password a login that outlives
+ * the reset. changePassword() puts the new hash here for the same reason.
  */
 const kUpgradedHash = Symbol('fastify-auth-helpers.upgradedHash')
 
@@ -48,6 +52,11 @@ type UpgradeCarrier = FastifyRequest & { [kUpgradedHash]?: { user: User, hash: s
 const kProved = Symbol('fastify-auth-helpers.proved')
 
 type ProvedRequest = FastifyRequest & { [kProved]?: User }
+
+/** The hash the next login() of `user` on this request records, whatever `user` holds by then (see kUpgradedHash). */
+export function recordHashForLogin (request: FastifyRequest, user: User, hash: string): void {
+  ;(request as UpgradeCarrier)[kUpgradedHash] = { user, hash }
+}
 
 /**
  * An HMAC of the user's id and password hash, kept with the login: when the password changes, so does this, and every
@@ -122,7 +131,7 @@ async function emit<E extends { request: FastifyRequest }> (hook: ((event: E) =>
  * A user store call whose failure becomes a 503 that keeps the store's error as its cause, off the response. Answers
  * without a promise when the store does (a cache): the onRequest hook resolves users through it on every request.
  */
-function askUsers<T> (method: 'findByUsername' | 'findById', call: () => T | PromiseLike<T>): T | Promise<T> {
+export function askUsers<T> (method: 'findByUsername' | 'findById', call: () => T | PromiseLike<T>): T | Promise<T> {
   const fail = (err: unknown): never => { throw new UserStoreError(method, { cause: err }) }
   let answer: T | PromiseLike<T>
   try {
@@ -190,15 +199,17 @@ async function checkPassword (request: FastifyRequest, state: AuthState, user: U
   if (!options.isActive(user)) return fail('inactive')
 
   ;(request as ProvedRequest)[kProved] = user
-  if (options.users.updatePasswordHash !== undefined && hasher.needsRehash(storedHash as string)) {
+  let checkedHash = storedHash as string
+  if (options.users.updatePasswordHash !== undefined && hasher.needsRehash(checkedHash)) {
     try {
       const upgraded = await hasher.hash(password)
       await options.users.updatePasswordHash(user, upgraded)
-      ;(request as UpgradeCarrier)[kUpgradedHash] = { user, hash: upgraded }
+      checkedHash = upgraded
     } catch (err) {
       request.log.error({ err }, 'fastify-auth-helpers: could not store the upgraded password hash')
     }
   }
+  recordHashForLogin(request, user, checkedHash)
   return user
 }
 

@@ -54,6 +54,16 @@ export const SessionUnavailableError = createError(
   'This request has no session: its target, as sent, is outside the session cookie path', 400)
 
 /**
+ * The one answer to a user token (an email link) that does not check out, whatever the reason: forged, truncated,
+ * expired, another purpose or key, a user gone or inactive, a password changed since. A 400: the client sent it.
+ */
+export const InvalidTokenError = createError(
+  'FST_AUTH_INVALID_TOKEN', 'This link is invalid or has expired', 400)
+
+/** A new password the plugin's rules or the app's `passwordPolicy` refuse; the message says why, for the form. */
+export const InvalidPasswordError = createError<[string]>('FST_AUTH_INVALID_PASSWORD', '%s', 400)
+
+/**
  * argon2's queue is full: the call is refused before any hashing, for the load alone, so it says nothing about the
  * username or password it carried. A 503 rather than a 401: nobody's credentials were checked.
  */

@@ -24,6 +24,7 @@ import { sessionStoreLogins, timedLoginStore } from './login-store'
 import { createRedisLoginStore } from './redis-login-store'
 import type { UserId } from './options'
 import { createJwtBackend } from './backends/jwt'
+import { createPasswords, passwordsOf, type PasswordOptions, type ResetRequestOptions } from './passwords'
 
 /**
  * @fastify/session options with the plugin's defaults (see "Session defaults" in the README for each reason), and
@@ -264,10 +265,43 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     return requireUser(this) as typeof this.user & object
   })
 
+  decoratePasswords(fastify, state, rawOptions)
+
   fastify.addHook('onRequest', resolveRequestUser(state))
   // The dummy hash that failed logins verify against is made before the first request, not during one.
   fastify.addHook('onReady', async function makeDummyHash () {
     await state.hasher.dummyHash()
+  })
+}
+
+/** Passwords and user tokens (lib/passwords.ts, lib/user-tokens.ts; docs/passwords.md). */
+function decoratePasswords (fastify: FastifyInstance, state: AuthState, rawOptions: RawOptions): void {
+  const passwords = createPasswords(state, rawOptions as PasswordOptions, fastify.log)
+  const { tokens } = passwords
+  fastify.decorate('setPassword', function setPassword (user: object, newPassword: string) {
+    return passwords.setPassword(user, newPassword)
+  })
+  fastify.decorate('checkNewPassword', function checkNewPassword (password: string, user: object | null = null) {
+    return passwords.checkNewPassword(password, user)
+  })
+  fastify.decorate('createUserToken', function createUserToken (user: object, tokenOptions: { purpose: string, maxAge?: number }) {
+    return tokens.create(user, tokenOptions ?? {})
+  })
+  fastify.decorate('verifyUserToken', function verifyUserToken (token: string, tokenOptions: { purpose: string }) {
+    return tokens.verify(token, tokenOptions ?? {}) as Promise<never>
+  })
+  fastify.decorate('resetPassword', function resetPassword (token: string, newPassword: string) {
+    return passwords.resetPassword(token, newPassword) as Promise<never>
+  })
+  fastify.decorate('requestPasswordReset', function requestPasswordReset (username: string, resetOptions: never) {
+    passwords.requestPasswordReset(username, (resetOptions as ResetRequestOptions | undefined) ?? ({} as ResetRequestOptions))
+  })
+  fastify.decorateRequest('changePassword', function (this: FastifyRequest, currentPassword: string, newPassword: string) {
+    return passwordsOf(this).changePassword(this, currentPassword, newPassword)
+  })
+  // A reset request still being looked up or mailed when the app closes is finished, not dropped.
+  fastify.addHook('onClose', async function settlePasswordResets () {
+    await passwords.settled()
   })
 }
 

@@ -362,3 +362,75 @@ declare namespace fastifyAuthHelpers {
 declare function fastifyAuthHelpers (...params: Parameters<FastifyAuthHelpersPlugin>): ReturnType<FastifyAuthHelpersPlugin>
 
 export = fastifyAuthHelpers
+
+// Passwords: change, set, reset by email link (docs/passwords.md).
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Hashes and stores a new password (`users.updatePasswordHash`), which ends every login of the user. */
+    setPassword (user: fastifyAuthHelpers.AuthUser, newPassword: string): Promise<void>
+    /** Resolves when `password` would be accepted as a new password, else rejects with 400 FST_AUTH_INVALID_PASSWORD. */
+    checkNewPassword (password: string, user?: fastifyAuthHelpers.AuthUser | null): Promise<void>
+    /** A signed, URL-safe token for an email link, bound to the purpose, the user and their password. */
+    createUserToken (user: fastifyAuthHelpers.AuthUser, options: fastifyAuthHelpers.UserTokenOptions): string
+    /** The user the token was made for, looked up again; else rejects with 400 FST_AUTH_INVALID_TOKEN. */
+    verifyUserToken (token: string, options: fastifyAuthHelpers.VerifyUserTokenOptions): Promise<fastifyAuthHelpers.AuthUser>
+    /** `verifyUserToken(token, { purpose: 'password-reset' })`, then `setPassword`; resolves to the user. */
+    resetPassword (token: string, newPassword: string): Promise<fastifyAuthHelpers.AuthUser>
+    /** Looks the user up and calls `send` after the response, for known and unknown usernames alike. */
+    requestPasswordReset (username: string, options: fastifyAuthHelpers.PasswordResetRequestOptions): void
+  }
+  interface FastifyRequest {
+    /**
+     * Checks the current password (401 when wrong), stores the new one, ends every other login of the user and
+     * renews this one: resolves to the new token on the JWT backend, undefined on the session backend.
+     */
+    changePassword (currentPassword: string, newPassword: string): Promise<string | undefined>
+  }
+}
+
+declare namespace fastifyAuthHelpers {
+  export interface UserTokenOptions {
+    /** What the token is for ('password-reset', 'verify-email', ...): a token verifies for its own purpose only. */
+    purpose: string
+    /** How long the token is valid, in milliseconds. Default one hour. */
+    maxAge?: number
+  }
+
+  export interface VerifyUserTokenOptions {
+    purpose: string
+  }
+
+  export interface PasswordResetMessage<User = AuthUser> {
+    user: User
+    /** For a link such as `${yourOrigin}/reset?token=${token}`: build the origin from your config, not the Host header. */
+    token: string
+    /** The username as the form gave it. */
+    username: string
+  }
+
+  export interface PasswordResetRequestOptions<User = AuthUser> {
+    /** Mails (or queues) the link; called after the response, only for an existing, active user. */
+    send: (message: PasswordResetMessage<User>) => unknown
+    /** How long the link is valid, in milliseconds. Default one hour. */
+    maxAge?: number
+  }
+
+  /**
+   * The app's rule for new passwords: return a reason (a string, shown to the user in the 400) to refuse, nothing
+   * to accept. `user` is null for `checkNewPassword` called without one (a sign-up form).
+   */
+  export type PasswordPolicy<User = AuthUser> =
+    (password: string, context: { user: User | null }) => string | undefined | void | Promise<string | undefined | void>
+
+  export interface UserTokenKeys {
+    /** Signs and verifies user tokens; 32+ characters. Default: derived from the auth hash key. */
+    secret: string | Buffer
+    /** Keys that still verify the tokens they signed before a rotation. */
+    previousSecrets?: Array<string | Buffer>
+  }
+
+  export interface FastifyAuthHelpersOptions<User = AuthUser> {
+    passwordPolicy?: PasswordPolicy<User>
+    userTokens?: UserTokenKeys
+  }
+}

@@ -42,6 +42,33 @@ function memoryUsers () {
     },
     async findById (id) {
       return byId.get(Number(id))
+    },
+    // Where changePassword, setPassword and resetPassword store the new hash (and authenticate an upgraded one).
+    async updatePasswordHash (user, hash) {
+      user.password = hash
+    }
+  }
+}
+
+/** The demo's rule for new passwords, on top of the plugin's own (a non-empty, well-formed string of sane size). */
+function passwordPolicy (password, { user }) {
+  if (password.length < 10) return 'Use at least 10 characters.'
+  if (user !== null && password.toLowerCase().includes(user.username.split('@')[0])) return 'Do not use your email address in your password.'
+  return undefined
+}
+
+/**
+ * What the demo would have mailed: it has no mail server, so the messages are kept here, newest first, and shown on
+ * /outbox. The links are relative because the page that shows them is on the same site; a real mail needs the
+ * app's own origin from its configuration, never from the request's Host header, which the client chooses.
+ */
+function memoryOutbox (limit = 20) {
+  const mails = []
+  return {
+    mails,
+    send (mail) {
+      mails.unshift({ ...mail, sentAt: new Date() })
+      mails.length = Math.min(mails.length, limit)
     }
   }
 }
@@ -93,16 +120,19 @@ async function buildDemo (options = {}) {
     sessionSecret = randomBytes(32).toString('base64url'),
     jwtSecret = randomBytes(32).toString('base64url'),
     loginLimit = { perAccount: 5, perAddress: 20, timeWindow: '1 minute' },
+    resetLimit = { perAccount: 3, perAddress: 10, timeWindow: '15 minutes' },
     logger = false
   } = options
 
   const app = Fastify({ logger })
   const users = memoryUsers()
   const revocations = memoryRevocations()
+  const mail = memoryOutbox()
 
   await app.register(auth, {
     users,
     hashOptions,
+    passwordPolicy,
     session: {
       secret: sessionSecret,
       store: sessionStore,
@@ -158,6 +188,24 @@ async function buildDemo (options = {}) {
     return undefined
   }
 
+  /**
+   * The same two budgets for reset links, counted before the lookup for every address alike, so a 429 says no more
+   * about who has an account than the 202 does. Per account: nobody's inbox can be flooded. Per address: one client
+   * cannot mail every account.
+   */
+  const limitResetAddress = app.createRateLimit({ max: resetLimit.perAddress, timeWindow: resetLimit.timeWindow })
+  const limitResetAccount = app.createRateLimit({
+    max: resetLimit.perAccount,
+    timeWindow: resetLimit.timeWindow,
+    keyGenerator: request => `reset:${normalizeUsername(request.body?.username).slice(0, 512)}`
+  })
+  // Guesses at the current password from a stolen session count against the account's sign-in budget.
+  const limitPasswordChange = app.createRateLimit({
+    max: loginLimit.perAccount,
+    timeWindow: loginLimit.timeWindow,
+    keyGenerator: request => `login:${normalizeUsername(request.user?.username)}`
+  })
+
   await app.register(api, { prefix: '/api', refuseAttempt })
 
   await app.register(async function pages (app) {
@@ -179,9 +227,10 @@ async function buildDemo (options = {}) {
 
     app.get('/', function home (request, reply) {
       const csrfToken = reply.generateCsrf()
+      const notice = takeNotice(request)
       return sendPage(reply, request.user === null
-        ? page.signInForm({ csrfToken, credentials: DEMO_CREDENTIALS })
-        : page.signedIn({ csrfToken, user: request.user }))
+        ? page.signInForm({ csrfToken, notice, credentials: DEMO_CREDENTIALS })
+        : page.signedIn({ csrfToken, notice, user: request.user }))
     })
 
     // A sign-in form is a few hundred bytes: no reason to parse a megabyte.
@@ -218,9 +267,95 @@ async function buildDemo (options = {}) {
       await request.logout()
       return reply.redirect('/', 303)
     })
+
+    app.get('/password', function changePasswordPage (request, reply) {
+      if (request.user === null) return reply.redirect('/', 303)
+      return sendPage(reply, page.changePasswordForm({ csrfToken: reply.generateCsrf() }))
+    })
+
+    app.post('/password', formRoute, async function changePassword (request, reply) {
+      if (request.user === null) return reply.redirect('/', 303)
+      const form = (status, error) => sendPage(reply.code(status), page.changePasswordForm({ csrfToken: reply.generateCsrf(), error }))
+      const limit = await limitPasswordChange(request)
+      if (limit.isExceeded) {
+        reply.header('retry-after', limit.ttlInSeconds)
+        return form(429, 'Too many attempts for this account. Wait a minute and try again.')
+      }
+      const { current, next } = request.body ?? {}
+      try {
+        // Checks the current password, stores the new one, signs out every other session, renews this one.
+        await request.changePassword(current, next)
+      } catch (err) {
+        if (err.code === 'FST_AUTH_INVALID_PASSWORD') return form(400, err.message)
+        // Anything but a wrong current password (a user store that is down, a full argon2 queue) is the error page's;
+        // the in-memory store never fails, so the demo cannot take this branch.
+        /* c8 ignore next */
+        if (err.code !== 'FST_AUTH_AUTHENTICATION_FAILED') throw err
+        return form(401, 'Your current password is not that.')
+      }
+      request.session.set('notice', 'Your password was changed. Every other session was signed out.')
+      return reply.redirect('/', 303)
+    })
+
+    app.get('/forgot', function forgotPage (request, reply) {
+      return sendPage(reply, page.forgotForm({ csrfToken: reply.generateCsrf() }))
+    })
+
+    app.post('/forgot', formRoute, async function forgot (request, reply) {
+      const { username } = request.body ?? {}
+      for (const [limiter, message] of [
+        [limitResetAddress, 'Too many reset requests from this address.'],
+        [limitResetAccount, 'Too many reset requests for this address.']
+      ]) {
+        const limit = await limiter(request)
+        if (limit.isExceeded) {
+          reply.code(429).header('retry-after', limit.ttlInSeconds)
+          return sendPage(reply, page.forgotForm({ csrfToken: reply.generateCsrf(), error: `${message} Try again later.`, username }))
+        }
+      }
+      // Returns at once: the lookup and the mail happen after this answer, which is the same for every address.
+      app.requestPasswordReset(username, {
+        maxAge: 60 * 60 * 1000,
+        send ({ user, token }) {
+          mail.send({ to: user.username, subject: 'Reset your password', link: `/reset?token=${encodeURIComponent(token)}` })
+        }
+      })
+      return sendPage(reply, page.forgotSent())
+    })
+
+    app.get('/outbox', function outboxPage (_request, reply) {
+      return sendPage(reply, page.outbox({ mails: mail.mails }))
+    })
+
+    app.get('/reset', async function resetPage (request, reply) {
+      const token = request.query.token
+      // A dead link says so at once rather than after the visitor has typed a new password; 400, the same for all.
+      await app.verifyUserToken(token, { purpose: 'password-reset' })
+      return sendPage(reply, page.resetForm({ csrfToken: reply.generateCsrf(), token }))
+    })
+
+    app.post('/reset', formRoute, async function reset (request, reply) {
+      const { token, password } = request.body ?? {}
+      try {
+        await app.resetPassword(token, password)
+      } catch (err) {
+        if (err.code !== 'FST_AUTH_INVALID_PASSWORD') throw err
+        return sendPage(reply.code(400), page.resetForm({ csrfToken: reply.generateCsrf(), token, error: err.message }))
+      }
+      // Not signed in: whoever holds the link proves they read the mail, and signing in proves the new password.
+      request.session.set('notice', 'Your password was reset. Sign in with it.')
+      return reply.redirect('/', 303)
+    })
   })
 
   return app
+}
+
+/** The notice a redirect left in the session, shown once. */
+function takeNotice (request) {
+  const notice = request.session.get('notice')
+  if (notice !== undefined) request.session.set('notice', undefined)
+  return notice
 }
 
 module.exports = { buildDemo, memoryRevocations, DEMO_CREDENTIALS }

@@ -28,9 +28,18 @@ ${body}
 `
 }
 
-function signInForm ({ csrfToken, error, username, credentials }) {
-  const alert = error === undefined ? '' : `<p class="error" role="alert">${escapeHtml(error)}</p>\n`
-  return layout(`${alert}<form method="post" action="/login" id="sign-in">
+function alertOf (error) {
+  return error === undefined ? '' : `<p class="error" role="alert">${escapeHtml(error)}</p>\n`
+}
+
+/** A one-time message carried over a redirect (password changed, password reset). */
+function noticeOf (notice) {
+  return notice === undefined ? '' : `<p class="notice" role="status" id="notice">${escapeHtml(notice)}</p>\n`
+}
+
+function signInForm ({ csrfToken, error, notice, username, credentials }) {
+  const alert = alertOf(error)
+  return layout(`${noticeOf(notice)}${alert}<form method="post" action="/login" id="sign-in">
 <input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
 <label for="username">Email</label>
 <input id="username" name="username" type="email" autocomplete="username" required value="${escapeHtml(username ?? '')}">
@@ -38,16 +47,73 @@ function signInForm ({ csrfToken, error, username, credentials }) {
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>
+<p><a href="/forgot" id="forgot-link">Forgot your password?</a> · <a href="/outbox">Mail outbox</a></p>
 <p class="hint">Demo account: <code>${escapeHtml(credentials.username)}</code>, password
 <code>${escapeHtml(credentials.password)}</code></p>`)
 }
 
-function signedIn ({ csrfToken, user }) {
-  return layout(`<p id="status">Signed in as ${escapeHtml(user.username)}</p>
+function signedIn ({ csrfToken, user, notice }) {
+  return layout(`${noticeOf(notice)}<p id="status">Signed in as ${escapeHtml(user.username)}</p>
 <p class="hint">${escapeHtml(user.name)}, user id ${escapeHtml(user.id)}. Reload the page: the session keeps you signed in.</p>
 <form method="post" action="/logout" id="sign-out">
 <input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
 <button type="submit">Sign out</button>
+</form>
+<p><a href="/password" id="change-password-link">Change password</a></p>`)
+}
+
+function changePasswordForm ({ csrfToken, error }) {
+  return layout(`<h2>Change password</h2>
+${alertOf(error)}<form method="post" action="/password" id="change-password">
+<input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
+<label for="current">Current password</label>
+<input id="current" name="current" type="password" autocomplete="current-password" required>
+<label for="next">New password</label>
+<input id="next" name="next" type="password" autocomplete="new-password" minlength="10" required>
+<button type="submit">Change password</button>
+</form>
+<p class="hint">Every other session of yours is signed out; this one stays.</p>
+<p><a href="/">Cancel</a></p>`)
+}
+
+function forgotForm ({ csrfToken, error, username }) {
+  return layout(`<h2>Forgot your password?</h2>
+${alertOf(error)}<form method="post" action="/forgot" id="forgot">
+<input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
+<label for="username">Email</label>
+<input id="username" name="username" type="email" autocomplete="username" required value="${escapeHtml(username ?? '')}">
+<button type="submit">Send me a reset link</button>
+</form>
+<p><a href="/">Back to the sign-in page</a></p>`)
+}
+
+/** The same page for every address, known or not. */
+function forgotSent () {
+  return layout(`<p id="sent" role="status">If an account uses that address, a reset link is on its way. It works once, for an hour.</p>
+<p class="hint">This demo sends no mail: its messages land in the <a href="/outbox">mail outbox</a>.</p>
+<p><a href="/">Back to the sign-in page</a></p>`)
+}
+
+function outbox ({ mails }) {
+  const items = mails.map(mail => `<li class="mail">
+<p>To <code>${escapeHtml(mail.to)}</code>, ${escapeHtml(mail.sentAt.toISOString())}: ${escapeHtml(mail.subject)}</p>
+<p><a class="reset-link" href="${escapeHtml(mail.link)}">${escapeHtml(mail.link)}</a></p>
+</li>`).join('\n')
+  return layout(`<h2>Mail outbox</h2>
+<p class="hint">What the demo would have mailed, newest first. A real app mails these links to the account's own address;
+this page exists only because the demo has no mail server.</p>
+${mails.length === 0 ? '<p id="empty">No mail yet.</p>' : `<ul id="mails">\n${items}\n</ul>`}
+<p><a href="/">Back to the sign-in page</a></p>`)
+}
+
+function resetForm ({ csrfToken, token, error }) {
+  return layout(`<h2>Choose a new password</h2>
+${alertOf(error)}<form method="post" action="/reset" id="reset">
+<input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
+<input type="hidden" name="token" value="${escapeHtml(token)}">
+<label for="password">New password</label>
+<input id="password" name="password" type="password" autocomplete="new-password" minlength="10" required>
+<button type="submit">Set password</button>
 </form>`)
 }
 
@@ -56,4 +122,4 @@ function errorPage ({ message }) {
 <p><a href="/">Back to the sign-in page</a></p>`)
 }
 
-module.exports = { escapeHtml, signInForm, signedIn, errorPage }
+module.exports = { escapeHtml, signInForm, signedIn, errorPage, changePasswordForm, forgotForm, forgotSent, outbox, resetForm }
