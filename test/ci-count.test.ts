@@ -23,13 +23,14 @@ t.test('count.js reads the base reporter\'s summary, and the tap run npm test ma
   writeFileSync(join(dir, 'a.test.mjs'), "import t from 'tap'\nt.ok(true, 'one')\nt.ok(true, 'two')\n")
   writeFileSync(join(dir, 'b.test.mjs'), "import t from 'tap'\nt.ok(true, 'three')\nt.equal(1, 2, 'four fails')\n")
 
-  const env = { ...process.env, FORCE_COLOR: '0' }
+  const env = { ...process.env, FORCE_COLOR: '0', CI: 'true' } // as .ci/run runs npm test
   delete env.NODE_V8_COVERAGE
   delete env.TAP
   for (const key of Object.keys(env)) if (key.startsWith('TAP_')) delete env[key]
   const run = spawnSync(process.execPath, [tapBin, '--reporter=base', 'a.test.mjs', 'b.test.mjs'], { cwd: dir, env, encoding: 'utf8' })
   t.equal(run.status, 1, 'the suite fails')
   t.notMatch(run.stdout, /^ok \d+ - /m, 'not raw TAP')
+  t.ok(run.stdout.split('\n').length < 80, 'a line per file, the failure and the summary: no progress redrawn')
   // What npm test adds around it: tstyche's summary line.
   const log = join(dir, 'npm-test.log')
   writeFileSync(log, `Tests:      1 failed, 28 passed, 29 total\n${run.stdout}${run.stderr}`)
