@@ -96,6 +96,42 @@ t.test('every imported package is in an install line, and every install line nam
   }
 })
 
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces made hyphens. */
+const anchorOf = (heading: string): string => heading.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-')
+
+/** The anchors of a Markdown file's headings (outside code blocks). */
+function anchorsOf (text: string): Set<string> {
+  const anchors = new Set<string>()
+  let fence = false
+  for (const line of text.split('\n')) {
+    if (/^ *`{3,}/.test(line)) fence = !fence
+    const heading = /^#{1,6} (.*)$/.exec(line)
+    if (!fence && heading !== null) anchors.add(anchorOf(heading[1]!))
+  }
+  return anchors
+}
+
+t.test('every link to the repository\'s own files and headings lands', async t => {
+  const BASE = 'https://github.com/fastify-auth-helpers/fastify-auth-helpers/blob/main/'
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  t.equal(manifest.homepage, `${BASE.replace('/blob/main/', '')}#readme`, 'the links\' base is the package\'s repository')
+  for (const file of [...docFiles(), 'SECURITY.md', 'bench/README.md']) {
+    const text = readFileSync(join(root, file), 'utf8')
+    const outside = text.split('\n').filter((line, i, lines) => !blocksOf(file, text).some(block => i + 1 >= block.line && i < block.line + block.code.split('\n').length + 1)).join('\n')
+    for (const [, target] of outside.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^https?:/.test(target!) && !target!.startsWith(BASE)) continue
+      // README.md is also the registry's page, where links relative to the repository do not resolve.
+      if (file === 'README.md') t.ok(target!.startsWith(BASE) || target!.startsWith('#'), `README.md: ${target} is absolute`)
+      const [path, hash] = target!.startsWith(BASE) ? target!.slice(BASE.length).split('#') : target!.split('#')
+      const resolved = path === '' ? file : target!.startsWith(BASE) ? path! : join(file, '..', path!)
+      t.ok(existsSync(join(root, resolved)), `${file}: ${target} names a file that exists`)
+      if (hash !== undefined && resolved.endsWith('.md')) {
+        t.ok(anchorsOf(readFileSync(join(root, resolved), 'utf8')).has(hash), `${file}: ${target} names a heading there`)
+      }
+    }
+  }
+})
+
 const built = existsSync(join(root, 'dist/index.mjs'))
 rmSync(work, { recursive: true, force: true })
 mkdirSync(work, { recursive: true })
