@@ -74,6 +74,13 @@ function forgettingMissingSessions (store: SessionStore, forget: (sessionId: str
   })
 }
 
+/** What @fastify/session signs cookies with: a secret, a rotation of them, or a signer object of the app's own. */
+function isSessionSecret (secret: unknown): boolean {
+  if (typeof secret === 'string' || Buffer.isBuffer(secret) || Array.isArray(secret)) return true
+  const signer = secret as { sign?: unknown, unsign?: unknown } | null
+  return typeof signer?.sign === 'function' && typeof signer.unsign === 'function'
+}
+
 /** A login store over the app's own @fastify/session store, found from the request: one per store. */
 function loginsOfRequest (storeTimeout: number, lifetime: LifetimeOptions): LoginsOf {
   const byStore = new WeakMap<object, Logins>()
@@ -99,6 +106,11 @@ async function registerSession (fastify: FastifyInstance, options: ResolvedOptio
   let logins = own
   if (!fastify.hasRequestDecorator('session')) {
     if (options.session === undefined) return { logins }
+    if (!isSessionSecret(options.session.secret)) {
+      // Checked here, not with the other options: when the app registered @fastify/session, its secret is used.
+      throw new InvalidOptionError('`session.secret` is required: a string of 32+ characters (an array of them, ' +
+        'newest first, to rotate), for example from an environment variable that is set')
+    }
     if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
     const session = sessionOptions(options as ResolvedOptions & { session: object })
     const { registered } = session
@@ -168,8 +180,11 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
       '`loginStore` (createRedisLoginStore(client) for Redis), or keep the default MemoryStore')
   }
   if (backends[options.defaultBackend] === undefined) {
+    // Only the session can be the missing one (a jwt default without `jwt` fails in resolveOptions). With `jwt` set,
+    // the likelier intent is tokens by default, so say how.
     throw new InvalidOptionError(`the default backend "${options.defaultBackend}" is not configured: pass the ` +
-      `\`${options.defaultBackend}\` option (for sessions, registering @fastify/session before this plugin also works)`)
+      `\`${options.defaultBackend}\` option (for sessions, registering @fastify/session before this plugin also works)` +
+      (options.jwt === undefined ? '' : ", or set `defaultBackend: 'jwt'` to log in with tokens by default"))
   }
   if (options.authHashSecret === undefined) {
     throw new InvalidOptionError('`authHashSecret` (32+ characters) is required when neither `session.secret` nor ' +

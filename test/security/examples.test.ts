@@ -53,7 +53,7 @@ function documentedExamples (): Array<[string, string]> {
   const markdown = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter(name => name.endsWith('.md')).map(name => `docs/${name}`)]
   for (const file of markdown) {
     const text = readFileSync(join(ROOT, file), 'utf8')
-    for (const [index, block] of [...text.matchAll(/```[a-z]*\n([\s\S]*?)```/g)].entries()) found.push([`${file}, block ${index + 1}`, block[1] as string])
+    for (const [index, block] of [...text.matchAll(/```[^\n]*\n([\s\S]*?)```/g)].entries()) found.push([`${file}, block ${index + 1}`, block[1] as string])
   }
   const demo = join(ROOT, 'examples', 'demo')
   for (const name of readdirSync(demo).filter(name => name.endsWith('.js'))) found.push([`examples/demo/${name}`, readFileSync(join(demo, name), 'utf8')])
