@@ -1,7 +1,6 @@
 import { LoginStoreUnsupportedError, StoreError, StoreTimeoutError } from './errors'
 import { storeCall, storeGet, withTimeout, type SessionStore } from './store'
-import type { UserId } from './options'
-import type { BackendName } from './constants'
+import type { LoginIndexEntry, LoginRecord as PublicLoginRecord } from '../types/index'
 
 /**
  * # The login record
@@ -46,27 +45,9 @@ import type { BackendName } from './constants'
  * With another express-session store (connect-redis, say) and no `loginStore`, records go to that store through
  * get/set/destroy, and what needs the capabilities above fails with FST_AUTH_LOGIN_STORE_UNSUPPORTED.
  */
-export interface LoginRecord {
-  /** The login's public, opaque id (`LoginInfo.id`). */
-  id: string
-  userId: UserId
-  authHash: string
-  backend: BackendName
-  createdAt: number
-  authenticatedAt: number
-  seenAt: number
-  /** The absolute end, in ms since the epoch. */
-  expiresAt: number
-  remember: boolean | null
-  userAgent: string | null
-  ip: string | null
-}
-
-/** One login in a user's index. */
-export interface IndexEntry {
-  handle: string
-  expiresAt: number
-}
+/** `LoginRecord` and the index's entries are the public types' (types/index.d.ts), so a store of the app's matches. */
+export type LoginRecord = PublicLoginRecord
+export type IndexEntry = LoginIndexEntry
 
 export interface LoginStore {
   /** Reads a record; may answer without a promise (a synchronous store), which keeps authenticated requests cheap. */

@@ -4,6 +4,7 @@ import type { BackendName } from './constants'
 import { fullStore, isFullLoginStore, type IndexEntry, type LoginRecord, type LoginStore } from './login-store'
 import { isPromiseLike } from './backends/backend'
 import type { UserId } from './options'
+import type { LoginInfo } from '../types/index'
 
 /** The login a request carries (read in onRequest) or made (login()), until the request ends. */
 export interface CurrentLogin {
@@ -25,16 +26,7 @@ export function setCurrentLogin (request: FastifyRequest, login: CurrentLogin | 
 }
 
 /** What the public API shows of a login: nothing from which its session id or token could be derived. */
-export interface LoginInfo {
-  id: string
-  backend: BackendName
-  createdAt: Date
-  lastSeenAt: Date
-  expiresAt: Date | null
-  userAgent: string | null
-  ip: string | null
-  current: boolean
-}
+export type { LoginInfo }
 
 export interface LifetimeOptions {
   /** Absolute lifetime of a login made with `remember: true` or without `remember` (ms). */

@@ -50,7 +50,7 @@ t.test('a fresh clone packs the built code, the types and SECURITY.md, and the t
     await app.register(auth, {
       users: { findByUsername: async (u) => [...users.values()].find(x => x.email === u), findById: async (id) => users.get(Number(id)) },
       session: { secret: 'a-secret-of-at-least-32-characters!!', cookie: { secure: false } },
-      hashOptions: { memoryCost: 1024, timeCost: 1, parallelism: 1 }
+      hashOptions: { memoryCost: 9216, timeCost: 4, parallelism: 1 }
     })
     app.post('/login', async (request) => { await request.login({ user: await request.authenticate(request.body.username, request.body.password) }); return { ok: true } })
     app.get('/me', { preHandler: app.requireUser }, async (request) => ({ email: request.user.email }))

@@ -42,7 +42,11 @@ for (const backend of BACKENDS) {
     t.equal(await whoIs(app, otherBackend), null, 'and one on the other backend')
     t.equal(await whoIs(app, bobs), 2, "another user's login is untouched")
     t.equal(users.updates.length, 1)
-    t.match(users.updates[0]?.hash, new RegExp(`^\\$argon2id\\$v=19\\$m=${TEST_HASH_OPTIONS.memoryCost},p=${TEST_HASH_OPTIONS.parallelism},t=${TEST_HASH_OPTIONS.timeCost}\\$`), "hashed with the plugin's parameters")
+    const hashed = users.updates[0]?.hash ?? ''
+    t.match(hashed, /^\$argon2id\$v=19\$/, 'an argon2id hash')
+    for (const [name, value] of [['m', TEST_HASH_OPTIONS.memoryCost], ['t', TEST_HASH_OPTIONS.timeCost], ['p', TEST_HASH_OPTIONS.parallelism]]) {
+      t.match(hashed, new RegExp(`[$,]${name}=${value}[,$]`), `hashed with the plugin's ${name}=${value}`)
+    }
     t.equal(bob.password === users.updates[0]?.hash, false)
 
     t.equal((await app.inject({ method: 'POST', url: '/login', payload: { username: 'ann', password: OLD } })).statusCode, 401, 'the old password is refused')
