@@ -89,7 +89,7 @@ export function cachingSigner (secret: string | Buffer | Array<string | Buffer>,
 
 interface RestoredSession {
   sessionId?: unknown
-  cookie: { secure?: unknown, expires?: Date | null, originalExpires?: Date, toJSON (): Record<string, unknown> }
+  cookie: { secure?: unknown, originalExpires?: Date, toJSON (): Record<string, unknown> }
 }
 
 /**
@@ -128,9 +128,10 @@ export function renewRotatedCookie (cookieName: string, signer: Pick<SessionSign
     if (others.length > 0) reply.header('set-cookie', others)
     const signed = `${cookiePrefix}${signer.sign(sessionId)}`
     if (signed !== cookie || !written.every(expiring)) {
-      // The expiry the browser holds, which login gave: @fastify/session's own would be now plus maxAge.
+      // The expiry the browser holds, which login gave (none for a browser-session cookie): @fastify/session's own
+      // would be now plus maxAge.
       const { cookie: options } = session as RestoredSession
-      reply.setCookie(cookieName, signed, { ...options.toJSON(), expires: options.originalExpires ?? options.expires ?? undefined })
+      reply.setCookie(cookieName, signed, { ...options.toJSON(), expires: options.originalExpires })
     }
     done()
   }

@@ -254,7 +254,7 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
       const session = sessionOf(request)
       if (session !== null && session.sessionId === sessionId) {
         for (const key of AUTH_KEYS) delete session[key]
-        dropSetCookie(reply, (session as { encryptedSessionId?: string }).encryptedSessionId)
+        dropSetCookie(reply, (session as unknown as { encryptedSessionId: string }).encryptedSessionId)
         // @fastify/session neither saves nor sets a cookie for a request without a session.
         ;(request as unknown as { session: null }).session = null
       }
@@ -282,9 +282,9 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
 }
 
 /** Takes off the response every Set-Cookie that carries `signedId`, the session's cookie value. */
-function dropSetCookie (reply: FastifyReply, signedId: string | undefined): void {
+function dropSetCookie (reply: FastifyReply, signedId: string): void {
   const header = reply.getHeader('set-cookie')
-  if (header === undefined || signedId === undefined) return
+  if (header === undefined) return
   const headers = Array.isArray(header) ? header : [String(header)]
   // As @fastify/session writes it (unencoded), or encoded as cookie libraries do by default.
   const spellings = [signedId, encodeURIComponent(signedId)]

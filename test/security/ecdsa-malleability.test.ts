@@ -5,7 +5,7 @@
 import t from 'tap'
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto'
 import { SECRET } from '../helper'
-import { bearer, buildJwt, claimsLike, decodeSegment, ecKeys, forge, tokenFor, whoami, type PemKeyPair } from '../jwt-helper'
+import { bearer, buildJwt, claimsLike, decodeSegment, ecKeys, edKeys, forge, tokenFor, whoami, type PemKeyPair } from '../jwt-helper'
 
 const CURVES = {
   ES256: { curve: 'P-256', hash: 'sha256', size: 32, order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n },
@@ -97,4 +97,20 @@ t.test('a previous ES256 key is held to the same rule', async t => {
   while (!isHigh(high, 'ES256')) high = forge(header, claimsLike(token), 'ES256', previous.private)
   t.same(await whoami(app, bearer(twin(high, 'ES256'))), { status: 200, id: 1 }, 'the old key\'s low-s token works')
   t.same(await whoami(app, bearer(high)), { status: 200, id: null }, 'its high-s twin does not')
+})
+
+// A sibling checked rather than assumed: Ed25519 signatures (R, S) would verify as (R, S + L) where a verifier does
+// not insist on S < L (RFC 8032 section 5.1.7 requires it). Node's (OpenSSL's) does; this keeps it so.
+t.test('EdDSA: the (R, S + L) twin of a token is refused', async t => {
+  const keys = edKeys()
+  const { app } = await buildJwt(t, { algorithm: 'EdDSA', secret: keys }, { plugin: { authHashSecret: SECRET } })
+  const token = await tokenFor(app)
+  const dot = token.lastIndexOf('.')
+  const signature = Buffer.from(token.slice(dot + 1), 'base64url')
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n
+  const s = BigInt(`0x${Buffer.from(signature.subarray(32)).reverse().toString('hex')}`)
+  const twinS = Buffer.from((s + L).toString(16).padStart(64, '0'), 'hex').reverse()
+  const other = `${token.slice(0, dot)}.${Buffer.concat([signature.subarray(0, 32), twinS]).toString('base64url')}`
+  t.same(await whoami(app, bearer(token)), { status: 200, id: 1 })
+  t.same(await whoami(app, bearer(other)), { status: 200, id: null })
 })

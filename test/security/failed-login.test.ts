@@ -15,6 +15,14 @@ type Ending = 'sends 500' | 'sends 503' | 'throws' | 'sends 400'
 const ENDINGS: Ending[] = ['sends 500', 'sends 503', 'throws', 'sends 400']
 
 function failingRoutes (app: FastifyInstance): void {
+  app.post('/login-then-500-with-cookies', async (request, reply) => {
+    const { username, password } = request.body as { username: string, password: string }
+    await request.login({ user: await request.authenticate(username, password) })
+    // One cookie through @fastify/cookie, one written as a header by hand.
+    reply.setCookie('theme', 'dark')
+    reply.header('set-cookie', 'lang=en; Path=/')
+    return reply.code(500).send({ error: 'failed after login()' })
+  })
   for (const ending of ENDINGS) {
     app.post(`/login-then/${ending.replace(' ', '-')}`, async (request, reply) => {
       const { username, password, backend } = request.body as { username: string, password: string, backend?: string }
@@ -101,4 +109,14 @@ t.test('both backends: one 5xx after both logins leaves neither the session nor 
   t.same(setCookieHeaders(response), [], 'no cookie at all')
   t.same(store.records(), [])
   t.same(await loggedInSessions(app, store), [])
+})
+
+t.test('a failed login\'s response keeps the other cookies it sets, and drops only the session\'s', async t => {
+  for (const ownSession of [false, true]) {
+    const { app, store } = await sessionApp(t, ownSession)
+    const response = await app.inject({ method: 'POST', url: '/login-then-500-with-cookies', payload: { username: 'alice', password: 'alice-pw' } })
+    const names = response.cookies.filter(cookie => cookie.value !== '').map(cookie => cookie.name).sort()
+    t.same(names, ['lang', 'theme'], `${ownSession ? 'own' : 'plugin\'s'} @fastify/session: the app's cookies stay, the session's goes`)
+    t.same(await loggedInSessions(app, store), [])
+  }
 })

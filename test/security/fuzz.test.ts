@@ -6,7 +6,8 @@ import { TestUsers, build, cookieFrom, hashOf, type TestUser } from '../helper'
 // Row 18 of the security suite: property tests. Whatever a client sends as credentials, as a cookie header or as a
 // mutated session cookie, the plugin never answers 5xx and never authenticates anyone but the one user the input
 // names exactly. Each property states its oracle: the answer the input must get, computed without the plugin.
-// numRuns keep the file well under a minute with the cheap test hash; a failure prints its seed and shrunk input.
+// numRuns keep the file under a minute with the test hash (OWASP's cheapest argon2id row, about 20 ms a verify: the
+// plugin refuses cheaper ones); a failure prints its seed and shrunk input.
 
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now())
 /** FUZZ_RUNS=10 runs every property ten times as long, for a deeper search than CI's. */
@@ -176,8 +177,8 @@ t.test('credentials: any JSON value as username and password gets exactly the or
     const expected = expectedFor(payload)
     if (typeof expected === 'number') logins++
     await checkLogin(app, payload, expected)
-  }), runs(500))
-  t.ok(logins >= 20 * FACTOR, `${500 * FACTOR} credential pairs, ${logins} of them real logins: both sides of the oracle were tried`)
+  }), runs(300))
+  t.ok(logins >= 12 * FACTOR, `${300 * FACTOR} credential pairs, ${logins} of them real logins: both sides of the oracle were tried`)
 })
 
 t.test('credentials: keys that poison prototypes and extra fields never log anyone in', async t => {

@@ -20,18 +20,30 @@ interface Deploy {
   secret: string | string[]
   authHashSecret?: string
   cacheSize?: number
+  secure?: boolean
+  cookiePrefix?: string
 }
 
 async function instance (t: { teardown: (fn: () => unknown) => void }, users: TestUsers, store: object, deploy: Deploy): Promise<FastifyInstance> {
-  const app = Fastify()
+  const app = Fastify({ trustProxy: true })
   t.teardown(() => app.close())
   await app.register(auth, {
     users,
-    session: { secret: deploy.secret, store, cookie: { secure: false, maxAge: 3_600_000 }, cacheSize: deploy.cacheSize },
+    session: {
+      secret: deploy.secret,
+      store,
+      cookie: { secure: deploy.secure ?? false, maxAge: 3_600_000 },
+      cacheSize: deploy.cacheSize,
+      cookiePrefix: deploy.cookiePrefix
+    },
     hashOptions: TEST_HASH_OPTIONS,
     ...(deploy.authHashSecret === undefined ? {} : { authHashSecret: deploy.authHashSecret })
   })
   addRoutes(app)
+  app.get('/theme', async (request, reply) => {
+    reply.setCookie('theme', 'dark')
+    return { id: (request.user as { id?: number } | null)?.id ?? null }
+  })
   app.post('/visit', async (request) => {
     const session = request.session as unknown as { visits?: number }
     session.visits = (session.visits ?? 0) + 1
@@ -159,3 +171,41 @@ for (const [name, makeStore, skip] of STORES) {
     t.equal((await after.inject({ url: '/whoami', headers: { cookie } })).json().id, 1)
   })
 }
+
+t.test('the renewed cookie goes out beside the response\'s other cookies; a prefix and Secure are respected', async t => {
+  const store = new JsonStore()
+  const users = new TestUsers()
+  users.add({ id: 1, username: 'alice', password: await hashOf('pw') })
+  const rotation = { secret: [NEW_SECRET, SECRET], authHashSecret: AUTH_HASH_SECRET }
+  const before = await instance(t, users, store, { secret: SECRET, authHashSecret: AUTH_HASH_SECRET })
+  const oldCookie = await loginAs(before, 'alice', 'pw')
+  const rotating = await instance(t, users, store, rotation)
+  const themed = await rotating.inject({ url: '/theme', headers: { cookie: oldCookie } })
+  t.equal(themed.json().id, 1)
+  t.same(themed.cookies.map(cookie => cookie.name).sort(), ['sessionId', 'theme'], 'the theme cookie and the renewed session cookie')
+  t.not(cookieFrom(themed), oldCookie)
+
+  // With `cookiePrefix`, @fastify/session reads only cookies that carry it: one without it is left alone.
+  const prefixedBefore = await instance(t, users, store, { secret: SECRET, authHashSecret: AUTH_HASH_SECRET, cookiePrefix: 's:' })
+  const prefixed = await loginAs(prefixedBefore, 'alice', 'pw')
+  t.match(prefixed, /^sessionId=s%3A|^sessionId=s:/)
+  const prefixedRotating = await instance(t, users, store, { ...rotation, cookiePrefix: 's:' })
+  const renewed = await prefixedRotating.inject({ url: '/whoami', headers: { cookie: prefixed } })
+  t.equal(renewed.json().id, 1)
+  t.match(cookieFrom(renewed), /^sessionId=s(%3A|:)/, 'renewed with its prefix')
+  const unprefixed = await prefixedRotating.inject({ url: '/whoami', headers: { cookie: oldCookie } })
+  t.equal(unprefixed.json().id, null, 'a cookie without the prefix is not this app\'s session')
+
+  // A Secure cookie is not sent over plain http, by @fastify/session or by the renewal; over https it is renewed.
+  const https = { 'x-forwarded-proto': 'https' }
+  const secureBefore = await instance(t, users, store, { secret: SECRET, authHashSecret: AUTH_HASH_SECRET, secure: true })
+  const login = await secureBefore.inject({ method: 'POST', url: '/login', headers: https, payload: { username: 'alice', password: 'pw' } })
+  const secureCookie = cookieFrom(login) as string
+  const secure = await instance(t, users, store, { ...rotation, secure: true })
+  const plain = await secure.inject({ url: '/whoami', headers: { cookie: secureCookie } })
+  t.equal(plain.json().id, 1)
+  t.equal(cookieFrom(plain), undefined, 'no session cookie over http')
+  const overTls = await secure.inject({ url: '/whoami', headers: { cookie: secureCookie, ...https } })
+  t.not(cookieFrom(overTls), undefined, 'renewed over https')
+  t.not(cookieFrom(overTls), secureCookie)
+})

@@ -1,6 +1,6 @@
-// Row 5, timing: every way a login with well-formed credentials can fail costs the same work, one user lookup and
-// exactly one argon2 verify with the plugin's current parameters, so response time does not tell an unknown user from
-// a wrong password. A spy on argon2.verify counts the verifies and reads their parameters. (The measured timing ratio
+// Row 5, timing: every way a login with well-formed credentials can fail costs one user lookup and the work of one
+// argon2 verify with the plugin's current parameters (exactly that, when the stored hash was made with them; its own
+// verify on top, when it was made with others), so response time does not tell an unknown user from a wrong password. A spy on argon2.verify counts the verifies and reads their parameters. (The measured timing ratio
 // belongs to the benchmark, not to a timed test.)
 import t from 'tap'
 import * as argon2 from 'argon2'
