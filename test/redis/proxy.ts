@@ -11,37 +11,38 @@ import { within } from './server'
 export class DelayProxy {
   readonly #server: Server
   readonly #sockets = new Set<Socket>()
-  readonly #arrivals: number[] = []
+  readonly #arrivals: number[]
   readonly delay: number
   port = 0
 
-  private constructor (server: Server, delay: number) {
-    this.#server = server
+  private constructor (upstreamPort: number, delay: number, arrivals: number[]) {
     this.delay = delay
-  }
-
-  static async start (upstreamPort: number, delay: number): Promise<DelayProxy> {
-    let proxy!: DelayProxy
-    const server = createServer(client => {
+    this.#arrivals = arrivals
+    this.#server = createServer(client => {
       const upstream = connect(upstreamPort, '127.0.0.1')
-      proxy.#sockets.add(client).add(upstream)
+      this.#sockets.add(client).add(upstream)
       client.setNoDelay(true)
       upstream.setNoDelay(true)
       client.on('data', chunk => {
-        proxy.#arrivals.push(performance.now())
+        this.#arrivals.push(performance.now())
         setTimeout(() => upstream.write(chunk), delay)
       })
       upstream.on('data', chunk => { setTimeout(() => client.write(chunk), delay) })
       const close = (): void => {
         client.destroy()
         upstream.destroy()
-        proxy.#sockets.delete(client)
-        proxy.#sockets.delete(upstream)
+        this.#sockets.delete(client)
+        this.#sockets.delete(upstream)
       }
       client.on('close', close).on('error', close)
       upstream.on('close', close).on('error', close)
     })
-    proxy = new DelayProxy(server, delay)
+  }
+
+  /** `arrivals` may be shared by several proxies (one per cluster node), which then count flights together. */
+  static async start (upstreamPort: number, delay: number, arrivals: number[] = []): Promise<DelayProxy> {
+    const proxy = new DelayProxy(upstreamPort, delay, arrivals)
+    const server = proxy.#server
     await within(new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(0, '127.0.0.1', () => resolve())
