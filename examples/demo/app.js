@@ -48,7 +48,7 @@ function memoryUsers () {
 
 /**
  * Where API logout puts a token: its id, kept until the token would have expired anyway, so that the list only holds
- * tokens that still verify. One process, so a Map; instances that share tokens need a shared store (README: "JWT
+ * tokens that still verify. One process, so a Map; instances that share tokens need a shared store (docs/scaling-out.md: "JWT
  * revocation across instances").
  */
 function memoryRevocations (now = () => Math.floor(Date.now() / 1000)) {
