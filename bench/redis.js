@@ -7,6 +7,7 @@
 //   (INFO commandstats deltas), counted with a longer delay so that concurrent and sequential commands cannot blur;
 // - sequential latency: the median of BENCH_REDIS_REQUESTS requests one after another, per variant and round;
 // - throughput: autocannon with BENCH_REDIS_CONNECTIONS connections for BENCH_REDIS_SECONDS s per variant and round.
+// BENCH_REDIS_VARIANTS (comma-separated) picks some of the variants.
 // Variants are interleaved in a new order each round, and ratios are medians of the per-round ratios.
 
 const { fork, spawn } = require('node:child_process')
@@ -25,7 +26,7 @@ const ROUNDS = Number(process.env.BENCH_REDIS_ROUNDS ?? 8)
 const REQUESTS = Number(process.env.BENCH_REDIS_REQUESTS ?? 100)
 const SECONDS = Number(process.env.BENCH_REDIS_SECONDS ?? 2)
 const CONNECTIONS = Number(process.env.BENCH_REDIS_CONNECTIONS ?? 32)
-const VARIANTS = ['session-by-hand', 'passport', 'plugin-session', 'jwt-by-hand', 'plugin-jwt']
+const VARIANTS = process.env.BENCH_REDIS_VARIANTS?.split(',') ?? ['session-by-hand', 'passport', 'plugin-session', 'jwt-by-hand', 'plugin-jwt']
 const VIAS = ['proxy', 'straight']
 
 function freePort () {

@@ -108,6 +108,7 @@ function redisReport (redis, out) {
   for (const [figure, subject, baseline, baselineName, goal, meets] of REDIS_GOALS) {
     const cells = []
     let verdict = ''
+    if (redis.latency[`${subject} proxy`] === undefined || redis.latency[`${baseline} proxy`] === undefined) continue
     for (const via of ['proxy', 'straight']) {
       const latency = pairedRatio(redis.latency[`${subject} ${via}`], redis.latency[`${baseline} ${via}`])
       const rps = pairedRatio(redis.rps[`${baseline} ${via}`], redis.rps[`${subject} ${via}`])
