@@ -73,3 +73,23 @@ t.test('with the app\'s own @fastify/session, logout still leaves no empty sessi
   t.equal(store.store.size, 0, 'regenerate()\'s empty session was destroyed again')
   t.equal((await app.inject({ url: '/me', headers: { cookie } })).statusCode, 401)
 })
+
+t.test('a session store whose record read throws fails the request: never the user, never anonymous', async t => {
+  // The record is read early, in the hook before @fastify/session's; the plugin's timed store wrapper turns the
+  // throw into a store error, which the request answers with.
+  class ThrowingStore extends MemoryStore {
+    failing = false
+    override get (id: string, callback: (error: unknown, session?: never) => void): void {
+      if (this.failing && id.startsWith('auth-login:')) throw new Error('the store is broken')
+      super.get(id, callback as never)
+    }
+  }
+  const store = new ThrowingStore()
+  const { app, users } = await build(t, { session: { store } })
+  users.add({ id: 1, username: 'bob', password: await hashOf('pw') })
+  const cookie = await loginAs(app, 'bob', 'pw')
+  store.failing = true
+  const response = await app.inject({ url: '/whoami', headers: { cookie } })
+  t.ok(response.statusCode >= 500, `answers ${response.statusCode}, never as the user nor as anonymous`)
+  t.notMatch(response.body, /bob/)
+})

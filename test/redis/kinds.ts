@@ -19,8 +19,11 @@ export interface Measured { flights: number, commands: Record<string, number> }
 
 export type Measure = (what: () => Promise<unknown>) => Promise<Measured>
 
-/** connect-redis sessions and `loginStore: createRedisLoginStore(client)`, one client for both; GET /slow waits on `hold`. */
-export async function pluginApp (t: Teardown, redis: AnyRedis, users: TestUsers, prefix: string, hold: () => Promise<void> = async () => {}): Promise<FastifyInstance> {
+/**
+ * connect-redis sessions and `loginStore: createRedisLoginStore(client)`, one client for both. With `hold`, POST
+ * /slow-write waits on it after the user is resolved, then writes to the session.
+ */
+export async function pluginApp (t: Teardown, redis: AnyRedis, users: TestUsers, prefix: string, hold?: () => Promise<void>): Promise<FastifyInstance> {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(auth, {
@@ -34,11 +37,13 @@ export async function pluginApp (t: Teardown, redis: AnyRedis, users: TestUsers,
     request.session.set('visits', 1)
     return { ok: true }
   })
-  app.post('/slow-write', async (request) => {
-    await hold()
-    request.session.set('visits', Number(request.session.get('visits') ?? 0) + 1)
-    return { user: request.user }
-  })
+  if (hold !== undefined) {
+    app.post('/slow-write', async (request) => {
+      await hold()
+      request.session.set('visits', 1)
+      return { user: request.user }
+    })
+  }
   await app.ready()
   return app
 }

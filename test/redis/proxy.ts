@@ -56,11 +56,6 @@ export class DelayProxy {
     this.#arrivals.length = 0
   }
 
-  /** Chunks relayed from clients to Redis since the last reset. */
-  get chunks (): number {
-    return this.#arrivals.length
-  }
-
   /** Round trips of latency since the last reset: groups of chunks that arrived within `delay` of each other. */
   get flights (): number {
     let flights = 0
