@@ -16,7 +16,8 @@ const SECTIONS = {
   argon2: { file: 'argon2.js' },
   'event-loop': { file: 'event-loop.js' },
   memory: { file: 'memory.js', execArgv: ['--expose-gc'] },
-  micro: { file: 'micro.js' }
+  micro: { file: 'micro.js' },
+  redis: { file: 'redis.js' }
 }
 
 function runSection (name) {
@@ -89,8 +90,43 @@ function table (header, rows) {
   ].join('\n')
 }
 
+/** The Redis section (issue 13): [figure, subject, baseline, goal, meets]. */
+const REDIS_GOALS = [
+  ['session backend', 'plugin-session', 'session-by-hand', '@fastify/session by hand', '≤ 1.05x', v => v <= 1.05],
+  ['session backend', 'plugin-session', 'passport', '@fastify/passport', '< 1x', v => v < 1],
+  ['@fastify/passport', 'passport', 'session-by-hand', '@fastify/session by hand', '(reference)', () => true],
+  ['JWT backend, `loginStore` on Redis', 'plugin-jwt', 'jwt-by-hand', '@fastify/jwt by hand + a Redis revocation check', '≤ 1.05x', v => v <= 1.05]
+]
+
+function redisReport (redis, out) {
+  const kinds = ['anonymous', 'authenticated', 'login', 'logout']
+  out.push(table(['round trips (flights) / commands, through the proxy', ...kinds],
+    Object.entries(redis.roundTrips).map(([name, counts]) =>
+      [name, ...kinds.map(kind => `${counts[kind].flights}${counts[kind].commands === '' ? '' : `: ${counts[kind].commands}`}`)])))
+  out.push('')
+  const rows = []
+  for (const [figure, subject, baseline, baselineName, goal, meets] of REDIS_GOALS) {
+    const cells = []
+    let verdict = ''
+    if (redis.latency[`${subject} proxy`] === undefined || redis.latency[`${baseline} proxy`] === undefined) continue
+    for (const via of ['proxy', 'straight']) {
+      const latency = pairedRatio(redis.latency[`${subject} ${via}`], redis.latency[`${baseline} ${via}`])
+      const rps = pairedRatio(redis.rps[`${baseline} ${via}`], redis.rps[`${subject} ${via}`])
+      cells.push(x(latency), x(rps))
+      if (via === 'proxy') verdict = [latency, rps].every(meets) ? 'met' : '**missed**'
+    }
+    rows.push([figure, baselineName, goal, ...cells, goal === '(reference)' ? '' : verdict])
+  }
+  out.push(table(['figure', 'baseline', 'goal', `latency, proxy (${redis.delay} ms each way)`, 'throughput cost (1 / req/s), proxy',
+    'latency, straight', 'throughput cost, straight', 'verdict (proxy)'], rows))
+  out.push('')
+  out.push(`Redis, medians (sequential latency ms / req/s with ${redis.connections} connections): ` + Object.keys(redis.medianLatencyMs)
+    .map(name => `${name} ${fixed(redis.medianLatencyMs[name])} / ${Math.round(redis.medianRps[name])}`).join(', ') + '.')
+  out.push('')
+}
+
 function report (results) {
-  const { inject, http, argon2, memory, micro } = results
+  const { inject, http, argon2, memory, micro, redis } = results
   const eventLoop = results['event-loop']
   const out = []
   out.push(`Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.availableParallelism()} cores, ` +
@@ -151,6 +187,7 @@ function report (results) {
       .map(name => `${name} ${Math.round(http.medianRps[name])} / ${http.medianP99Ms[name]}`).join(', ') + '.')
     out.push('')
   }
+  if (redis) redisReport(redis, out)
   if (micro) {
     out.push('What the session backend adds per authenticated request, alone (median ns): ' +
       Object.entries(micro.medianNs).map(([name, ns]) => `${name} ${Math.round(ns)}`).join(', ') + '.')

@@ -17,7 +17,8 @@ import {
 } from './auth'
 import type { Backend } from './backends/backend'
 import {
-  createSessionBackend, expireCookieWithItsFlags, loginAwareIdGenerator, prefetchLoginRecord, type LoginsOf
+  createSessionBackend, expireCookieWithItsFlags, loginAwareIdGenerator, prefetchLoginRecord, skippingRegenerateWrites,
+  type LoginsOf
 } from './backends/session'
 import { currentLogin, Logins, type LifetimeOptions } from './logins'
 import { sessionStoreLogins, timedLoginStore } from './login-store'
@@ -51,7 +52,7 @@ function sessionOptions (options: ResolvedOptions & { session: object }): { regi
     idGenerator: loginAwareIdGenerator(rest.idGenerator as ((request: FastifyRequest) => string) | undefined),
     secret: signer ?? secret,
     cookie: { httpOnly: true, sameSite: 'lax', path: '/', secure: true, ...(cookie as object | undefined) },
-    store: forget === undefined ? timed : forgettingMissingSessions(timed, forget)
+    store: skippingRegenerateWrites(forget === undefined ? timed : forgettingMissingSessions(timed, forget))
   }
   return { registered, forget, rotation: Array.isArray(secret) && secret.length > 1 ? signer : undefined, timed, synchronous }
 }

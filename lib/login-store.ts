@@ -23,8 +23,9 @@ import type { LoginIndexEntry, LoginRecord as PublicLoginRecord } from '../types
  *   HDEL, a script for the conditional ones), so concurrent logins never drop each other's entries (the get-then-set
  *   index of better-auth #11022 does). Entries of logins that expired without a logout are pruned when a login is
  *   added, so the index stays as large as the user's live logins.
- * - **Order of writes**: login writes the record, then the index entry; ending a login removes the index entry,
- *   then the record. A renewal (a new session id, the same login) takes the old record atomically (of a renewal and
+ * - **Order of writes**: login writes the record, then the index entry (the other way round, an `endLogins` between
+ *   the two would leave a live login no index names); ending a login removes the index entry and the record at
+ *   once (`Logins.end` says why no order is needed there). A renewal (a new session id, the same login) takes the old record atomically (of a renewal and
  *   a logout, one wins), writes the new one, then *replaces* the index entry only if it is still there: an
  *   `endLogin`/`endLogins` that removed it meanwhile makes the renewal undo itself. So after `endLogins` returns, no
  *   login that was complete before it authenticates again, on any instance.

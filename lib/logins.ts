@@ -176,8 +176,11 @@ export class Logins {
   }
 
   /**
-   * Ends a login: its index entry goes first, then the record under the handle the entry named (a renewal on
-   * another request may have moved it) and under the handle this request knows.
+   * Ends a login: its index entry and the record under the handle this request knows go at the same time (one round
+   * trip), then the record under the handle the entry named, if a renewal on another request moved the login there.
+   * The two first need no order: a renewal that took the record first finds its index entry gone and undoes itself,
+   * or had replaced it already, and then the entry names the new handle, deleted after. Whichever of the two fails,
+   * the logout fails; if it is the record's, the login lives on, as it would have in sequence.
    */
   async end (login: { handle: string, record: Pick<LoginRecord, 'id' | 'userId'> }): Promise<void> {
     const { store } = this
@@ -185,8 +188,10 @@ export class Logins {
       await store.delete(recordKey(login.handle))
       return
     }
-    const entry = await store.removeEntry(indexKey(login.record.userId), login.record.id)
-    await store.delete(recordKey(login.handle))
+    const [entry] = await Promise.all([
+      store.removeEntry(indexKey(login.record.userId), login.record.id),
+      store.delete(recordKey(login.handle))
+    ])
     if (entry !== null && entry.handle !== login.handle) await store.delete(recordKey(entry.handle))
   }
 

@@ -31,16 +31,65 @@ type MarkedRequest = FastifyRequest & { [kLoginMade]?: string }
  */
 export const LOGIN_SESSION_ID_LENGTH = 43
 
-const kIssuingLogin = Symbol('fastify-auth-helpers.issuingLogin')
+/** Set while the backend calls `session.regenerate()`: for a login, or to empty the session (logout). */
+const kRegenerating = Symbol('fastify-auth-helpers.regenerating')
+/** The id our generator gave the session that `regenerate()` made, when the plugin registered @fastify/session. */
+const kRegeneratedId = Symbol('fastify-auth-helpers.regeneratedId')
 
-type IssuingRequest = FastifyRequest & { [kIssuingLogin]?: boolean }
+type IssuingRequest = FastifyRequest & { [kRegenerating]?: 'login' | 'empty', [kRegeneratedId]?: string }
+
+/**
+ * Ids of sessions that `regenerate()` is making for the backend, whose store write it makes right away. That write
+ * is a round trip the request does not need: a login's new session is saved at the end of the request anyway (it
+ * holds the user's id, so @fastify/session sees it modified), and logout's empty one must not be saved unless the
+ * route writes to it. `skippingRegenerateWrites` answers that one write without calling the store. Ids are random
+ * and each is removed at its first write, which `regenerate()` always makes (after its destroy, failed or not).
+ */
+const unsavedIds = new Set<string>()
 
 /** @fastify/session's `idGenerator`: login ids from here, every other id from the app's generator or a default one. */
 export function loginAwareIdGenerator (appGenerator?: (request: FastifyRequest) => string) {
   return function idGenerator (request: FastifyRequest): string {
-    if ((request as IssuingRequest | undefined)?.[kIssuingLogin] === true) return randomBytes(32).toString('base64url')
-    return appGenerator === undefined ? randomBytes(24).toString('base64url') : appGenerator(request)
+    const regenerating = (request as IssuingRequest | undefined)?.[kRegenerating]
+    const id = regenerating === 'login'
+      ? randomBytes(32).toString('base64url')
+      : appGenerator === undefined ? randomBytes(24).toString('base64url') : appGenerator(request)
+    if (regenerating !== undefined) {
+      unsavedIds.add(id)
+      ;(request as IssuingRequest)[kRegeneratedId] = id
+    }
+    return id
   }
+}
+
+/** The session store @fastify/session gets from the plugin: `regenerate()`'s own write of a new session is skipped. */
+export function skippingRegenerateWrites (store: SessionStore): SessionStore {
+  return Object.create(store, {
+    set: {
+      value: function set (id: string, value: unknown, callback: (error?: unknown) => void) {
+        if (unsavedIds.delete(id)) callback()
+        else store.set(id, value, callback)
+      }
+    }
+  })
+}
+
+/**
+ * `session.regenerate(keys)`, bounded by the store timeout. Resolves whether the new session was left unsaved (our id
+ * generator and store made it): if not, the store holds it as `regenerate()` wrote it.
+ */
+async function regenerate (request: FastifyRequest, session: SessionLike, keys: string[], why: 'login' | 'empty', storeTimeout: number): Promise<boolean> {
+  const issuing = request as IssuingRequest
+  issuing[kRegenerating] = why
+  issuing[kRegeneratedId] = undefined
+  let regenerated: Promise<void>
+  try {
+    regenerated = session.regenerate(keys)
+  } finally {
+    issuing[kRegenerating] = undefined
+  }
+  await withTimeout(regenerated, storeTimeout, 'regenerate')
+  return issuing[kRegeneratedId] !== undefined && issuing[kRegeneratedId] === sessionOf(request)?.sessionId
 }
 
 /** The record read for the session id in the request's cookie, started before @fastify/session reads the session. */
@@ -130,8 +179,10 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
     await (login === undefined ? logins.endHandle(session.sessionId) : logins.end(login))
     setCurrentLogin(request, undefined)
     forgetCookie(session.sessionId)
+    // regenerate() destroys the old session and writes the new, empty one; with the plugin's own store that write is
+    // skipped, else the empty session is destroyed again, so that only a route that writes to it stores it.
+    if (await regenerate(request, session, [], 'empty', storeTimeout)) return
     const store = timedStore((request as unknown as { sessionStore: SessionStore }).sessionStore, storeTimeout)
-    await withTimeout(session.regenerate([]), storeTimeout, 'regenerate')
     await storeCall(store, 'destroy', (sessionOf(request) as SessionLike).sessionId)
   }
 
@@ -194,10 +245,7 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
       setCurrentLogin(request, undefined)
       forgetCookie(session.sessionId)
       // A new session id on every login defeats session fixation, and names a record no earlier login had.
-      ;(request as IssuingRequest)[kIssuingLogin] = true
-      const regenerated = session.regenerate(keep)
-      ;(request as IssuingRequest)[kIssuingLogin] = false
-      await withTimeout(regenerated, storeTimeout, 'regenerate')
+      await regenerate(request, session, keep, 'login', storeTimeout)
       const fresh = sessionOf(request) as SessionLike
       const sessionId = fresh.sessionId
       const cookieMaxAge = fresh.cookie.originalMaxAge

@@ -96,20 +96,29 @@ export class RedisServer {
   readonly port: number
   readonly url: string
   readonly #dir: string
+  readonly #extra: string[]
   #child: ChildProcess | undefined
 
-  private constructor (port: number, dir: string) {
+  private constructor (port: number, dir: string, extra: string[]) {
     this.port = port
     this.url = `redis://127.0.0.1:${port}`
     this.#dir = dir
+    this.#extra = extra
   }
 
-  /** Starts a server on a free port; a port taken between the probe and the start is retried on another. */
-  static async start (): Promise<RedisServer> {
+  /**
+   * Starts a server on a free port; a port taken between the probe and the start is retried on another. With
+   * `cluster`, a node of a Redis Cluster yet to be formed, its bus on a free port of its own (port + 10000, Redis's
+   * default, may not exist).
+   */
+  static async start (options: { cluster?: boolean } = {}): Promise<RedisServer> {
     const dir = mkdtempSync(join(tmpdir(), 'fah-redis-'))
     let lastError: unknown
     for (let attempt = 0; attempt < 3; attempt++) {
-      const server = new RedisServer(await freePort(), dir)
+      const extra = options.cluster === true
+        ? ['--cluster-enabled', 'yes', '--cluster-port', String(await freePort()), '--cluster-config-file', 'nodes.conf']
+        : []
+      const server = new RedisServer(await freePort(), dir, extra)
       try {
         await server.#spawn()
         return server
@@ -134,7 +143,8 @@ export class RedisServer {
       '--appendonly', 'no',
       '--dir', this.#dir,
       '--daemonize', 'no',
-      '--loglevel', 'notice'
+      '--loglevel', 'notice',
+      ...this.#extra
     ]), { stdio: ['ignore', 'pipe', 'pipe'] })
     this.#child = child
     running.add(child)
