@@ -19,7 +19,7 @@ import type { Backend } from './backends/backend'
 import {
   abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags, loginAwareIdGenerator, prefetchLoginRecord, type LoginsOf
 } from './backends/session'
-import { currentLogin, Logins, type LifetimeOptions } from './logins'
+import { currentLogin, loginEndedListener, Logins, type LifetimeOptions } from './logins'
 import { sessionStoreLogins, timedLoginStore } from './login-store'
 import { createRedisLoginStore } from './redis-login-store'
 import type { UserId } from './options'
@@ -145,7 +145,7 @@ function claimAuthHashKey (fastify: FastifyInstance, secret: string | Buffer, us
 async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOptions): Promise<void> {
   const options = resolveOptions(rawOptions)
 
-  const lifetime: LifetimeOptions = { ...options.lifetime, now: options.now }
+  const lifetime: LifetimeOptions = { ...options.lifetime, now: options.now, ended: loginEndedListener(options.onLoginEnded, fastify.log) }
   const own = options.loginStore === undefined ? undefined : new Logins(timedLoginStore(options.loginStore, options.storeTimeout), lifetime)
   const backends: Partial<Record<BackendName, Backend>> = {}
   const registered = await registerSession(fastify, options, lifetime, own)
