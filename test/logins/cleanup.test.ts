@@ -5,6 +5,9 @@ import { addLoginRoutes, fakeClock, listWith } from './helper'
 
 // Nothing left behind: every way a login ends removes it from the store and from the user's index.
 
+// 10 000 cycles take about a minute on one free core: more than tap's default per-file timeout under a full run.
+t.setTimeout(600_000)
+
 async function app (t: Parameters<typeof build>[0]) {
   const clock = fakeClock()
   const store = new MemoryStore()
