@@ -177,11 +177,12 @@ async function buildDemo (options = {}) {
       return reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(STYLE)
     })
 
-    app.get('/', function home (request, reply) {
+    app.get('/', async function home (request, reply) {
       const csrfToken = reply.generateCsrf()
-      return sendPage(reply, request.user === null
-        ? page.signInForm({ csrfToken, credentials: DEMO_CREDENTIALS })
-        : page.signedIn({ csrfToken, user: request.user }))
+      if (request.user === null) return sendPage(reply, page.signInForm({ csrfToken, credentials: DEMO_CREDENTIALS }))
+      // Where the user is signed in: each login's device, address and last use, none of it a credential.
+      const logins = await request.listLogins()
+      return sendPage(reply, page.signedIn({ csrfToken, user: request.user, logins, ended: request.query.ended }))
     })
 
     // A sign-in form is a few hundred bytes: no reason to parse a megabyte.
@@ -217,6 +218,20 @@ async function buildDemo (options = {}) {
     app.post('/logout', formRoute, async function signOut (request, reply) {
       await request.logout()
       return reply.redirect('/', 303)
+    })
+
+    // "Sign out" on one row of the list: the id is the login's opaque id from listLogins(). An id that names none
+    // of this user's logins (another user's, a forged one) ends nothing; the page says so.
+    const signedInForm = { preHandler: [app.csrfProtection, app.requireUser], bodyLimit: 16 * 1024 }
+    app.post('/logins/end', signedInForm, async function endLogin (request, reply) {
+      const ended = await request.endLogin(request.body?.id)
+      return reply.redirect(`/?ended=${ended ? 1 : 0}`, 303)
+    })
+
+    // "Sign out everywhere else": every login of the user but this browser's.
+    app.post('/logins/end-others', signedInForm, async function endOtherLogins (request, reply) {
+      const ended = await request.endOtherLogins()
+      return reply.redirect(`/?ended=${ended}`, 303)
     })
   })
 
