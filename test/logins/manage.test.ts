@@ -216,3 +216,29 @@ declare module 'fastify' {
     visits?: number
   }
 }
+
+t.test('over another session store without loginStore, managing logins fails clearly: 500 FST_AUTH_LOGIN_STORE_UNSUPPORTED', async t => {
+  // An express-session store of the app's own (connect-redis and the like): get/set/destroy, answering later.
+  const entries = new Map<string, unknown>()
+  const store = {
+    get: (id: string, callback: (error: unknown, value?: unknown) => void) => setImmediate(() => callback(null, entries.get(id))),
+    set: (id: string, value: unknown, callback: (error?: unknown) => void) => setImmediate(() => { entries.set(id, value); callback() }),
+    destroy: (id: string, callback: (error?: unknown) => void) => setImmediate(() => { entries.delete(id); callback() })
+  }
+  const { app: server, users } = await build(t, { session: { store }, extend: addLoginRoutes })
+  await usersWithBobAndAlice(users)
+  const cookie = await loginFrom(server)
+  t.equal(await statusOf(server, { cookie }), 200, 'login and logout work as before')
+  for (const request of [
+    { method: 'GET' as const, url: '/logins' },
+    { method: 'POST' as const, url: '/logins/end', payload: { id: 'a'.repeat(22) } },
+    { method: 'POST' as const, url: '/logins/end-others' }
+  ]) {
+    const response = await server.inject({ ...request, headers: { cookie } })
+    t.equal(response.statusCode, 500, request.url)
+    t.equal(response.json().code, 'FST_AUTH_LOGIN_STORE_UNSUPPORTED')
+    t.match(response.json().message, /pass `loginStore`/)
+  }
+  await t.rejects(server.endLogins(1), { code: 'FST_AUTH_LOGIN_STORE_UNSUPPORTED' })
+  await t.rejects(server.listLogins(1), { code: 'FST_AUTH_LOGIN_STORE_UNSUPPORTED' })
+})
