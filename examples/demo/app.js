@@ -83,13 +83,14 @@ function sendPage (reply, html) {
  * Builds the demo app: the plugin on the session backend for the HTML pages, on the JWT backend for the JSON API.
  *
  * options: `hashOptions` (argon2 cost, the plugin's defaults when absent), `sessionStore` (@fastify/session's
- * MemoryStore when absent), `sessionSecret`, `jwtSecret`, `loginLimit` ({ perAccount, perAddress, timeWindow }),
+ * MemoryStore when absent), `loginStore` (with any other session store: createRedisLoginStore), `sessionSecret`, `jwtSecret`, `loginLimit` ({ perAccount, perAddress, timeWindow }),
  * `logger`.
  */
 async function buildDemo (options = {}) {
   const {
     hashOptions,
     sessionStore,
+    loginStore,
     sessionSecret = randomBytes(32).toString('base64url'),
     jwtSecret = randomBytes(32).toString('base64url'),
     loginLimit = { perAccount: 5, perAddress: 20, timeWindow: '1 minute' },
@@ -114,6 +115,7 @@ async function buildDemo (options = {}) {
         maxAge: 8 * 60 * 60 * 1000
       }
     },
+    loginStore,
     // The session stays the default backend: the API names `backend: 'jwt'` where it logs in and out.
     jwt: { secret: jwtSecret, expiresIn: '15m', revoke: revocations.revoke, isRevoked: revocations.isRevoked }
   })
