@@ -210,17 +210,13 @@ export class Logins {
     this.lifetime.ended?.({ request: request ?? null, userId: record.userId, loginId: record.id, backend: record.backend, reason })
   }
 
-  /** Deletes the record under `handle` when it is past its end, and reports it. */
+  /**
+   * Deletes the record of a login whose index entry said it was past its absolute end, and reports it. Nothing can
+   * bring such a login back (a renewal needs it live, and keeps its end), so it is taken without a second look.
+   */
   private async dropExpired (handle: string, request: FastifyRequest | null): Promise<void> {
-    const store = this.store as FullLoginStore
-    const record = await store.take(recordKey(handle))
-    if (record === null) return
-    if (this.isLive(record)) {
-      // Renewed or made meanwhile under this handle (never in practice: handles are random): put it back.
-      await store.create(recordKey(handle), record, this.expiryOf(record))
-      return
-    }
-    this.report(record, 'expired', request)
+    const record = await (this.store as FullLoginStore).take(recordKey(handle))
+    if (record !== null) this.report(record, 'expired', request)
   }
 
   /**
@@ -331,7 +327,10 @@ export class Logins {
       const record = isPromiseLike(answer) ? await answer : answer
       if (record == null || record.id !== id || !this.isLive(record, now)) {
         // A login that expired (or whose record a crash left behind) leaves the index. Only the entry that was read.
-        if (record == null || record.id !== id || now >= record.expiresAt) await this.dropStale(key, id, entry, current === undefined ? null : requests.get(current) ?? null)
+        if (record == null || record.id !== id || now >= record.expiresAt) {
+          const expired = record != null && record.id === id
+          await this.dropStale(key, id, entry, expired, current === undefined ? null : requests.get(current) ?? null)
+        }
         return null
       }
       return record
@@ -343,12 +342,12 @@ export class Logins {
   }
 
   /** Removes an index entry that names no live login, unless a renewal moved it meanwhile. */
-  private async dropStale (key: string, id: string, entry: IndexEntry, request: FastifyRequest | null): Promise<void> {
+  private async dropStale (key: string, id: string, entry: IndexEntry, expired: boolean, request: FastifyRequest | null): Promise<void> {
     const store = fullStore(this.store, 'listLogins()')
     const removed = await store.removeEntry(key, id)
     if (removed === null) return
     if (removed.handle !== entry.handle) await store.addEntry(key, id, removed, this.now())
-    else await this.dropExpired(entry.handle, request)
+    else if (expired) await this.dropExpired(entry.handle, request)
   }
 
   info (record: LoginRecord, current: boolean): LoginInfo {
