@@ -405,7 +405,7 @@ export async function endLogin (request: FastifyRequest, id: unknown): Promise<b
   const logins = loginsOf(state, 'endLogin()')
   // Login ids are 22 base64url characters; anything else names no login and is not looked up.
   if (typeof id !== 'string' || !LOGIN_ID.test(id)) return false
-  const ended = await logins.endById(login.record.userId, id)
+  const ended = await logins.endById(login.record.userId, id, request)
   if (ended && id === login.record.id) {
     request.user = null
   }
@@ -418,7 +418,7 @@ const LOGIN_ID = /^[A-Za-z0-9_-]{22}$/
 export async function endOtherLogins (request: FastifyRequest): Promise<number> {
   const state = stateOf(request)
   const login = requireLogin(request)
-  return await loginsOf(state, 'endOtherLogins()').endAll(login.record.userId, login)
+  return await loginsOf(state, 'endOtherLogins()').endAll(login.record.userId, login, request)
 }
 
 /** "Sign out everywhere": ends every login of a user, on every instance sharing the store. */

@@ -20,7 +20,7 @@ import {
   createSessionBackend, expireCookieWithItsFlags, loginAwareIdGenerator, prefetchLoginRecord, skippingRegenerateWrites,
   type LoginsOf
 } from './backends/session'
-import { currentLogin, Logins, type LifetimeOptions } from './logins'
+import { currentLogin, loginEndedListener, Logins, type LifetimeOptions } from './logins'
 import { sessionStoreLogins, timedLoginStore } from './login-store'
 import { createRedisLoginStore } from './redis-login-store'
 import type { UserId } from './options'
@@ -163,7 +163,7 @@ function claimAuthHashKey (fastify: FastifyInstance, secret: string | Buffer, us
 async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOptions): Promise<void> {
   const options = resolveOptions(rawOptions)
 
-  const lifetime: LifetimeOptions = { ...options.lifetime, now: options.now }
+  const lifetime: LifetimeOptions = { ...options.lifetime, now: options.now, ended: loginEndedListener(options.onLoginEnded, fastify.log) }
   const own = options.loginStore === undefined ? undefined : new Logins(timedLoginStore(options.loginStore, options.storeTimeout), lifetime)
   const backends: Partial<Record<BackendName, Backend>> = {}
   // Before registerSession, so that it runs before @fastify/session's onSend saves the session.

@@ -61,8 +61,11 @@ export interface LoginStore {
   take? (key: string): Promise<LoginRecord | null>
   /** Changes some fields of a record only if it still exists, atomically; resolves whether it did. */
   update? (key: string, fields: Partial<LoginRecord>, expiresAt: number): Promise<boolean>
-  /** Adds (or overwrites) an index entry and drops the entries whose `expiresAt` has passed (`now`). */
-  addEntry? (indexKey: string, loginId: string, entry: IndexEntry, now: number): Promise<void>
+  /**
+   * Adds (or overwrites) an index entry and drops the entries whose `expiresAt` has passed (`now`); may resolve to
+   * the dropped entries, whose records the plugin then deletes (for a store that does not expire keys by itself).
+   */
+  addEntry? (indexKey: string, loginId: string, entry: IndexEntry, now: number): Promise<Array<[string, IndexEntry]> | undefined | void>
   /** Overwrites an index entry only if it exists; resolves whether it did. */
   replaceEntry? (indexKey: string, loginId: string, entry: IndexEntry): Promise<boolean>
   /** Removes an index entry and resolves to it (null when there was none), atomically. */
@@ -164,13 +167,17 @@ export function sessionStoreLogins (store: SessionStore, synchronous: boolean, n
       })
     },
     addEntry (indexKey, loginId, entry, at) {
-      return withValue<void>(indexKey, (value, done) => {
+      return withValue<Array<[string, IndexEntry]>>(indexKey, (value, done) => {
         const entries: Record<string, IndexEntry> = Object.create(null)
+        const pruned: Array<[string, IndexEntry]> = []
         if (isEntryMap(value)) {
-          for (const [id, other] of Object.entries(value)) if (other.expiresAt > at) entries[id] = other
+          for (const [id, other] of Object.entries(value)) {
+            if (other.expiresAt > at) entries[id] = other
+            else if (id !== loginId) pruned.push([id, other])
+          }
         }
         entries[loginId] = entry
-        write(indexKey, entries, done)
+        write(indexKey, entries, error => done(error, pruned))
       })
     },
     replaceEntry (indexKey, loginId, entry) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { BackendName } from './constants'
-import { fullStore, isFullLoginStore, type IndexEntry, type LoginRecord, type LoginStore } from './login-store'
+import { fullStore, isFullLoginStore, type FullLoginStore, type IndexEntry, type LoginRecord, type LoginStore } from './login-store'
 import { isPromiseLike } from './backends/backend'
 import type { UserId } from './options'
 import type { LoginInfo } from '../types/index'
@@ -17,12 +17,53 @@ export interface CurrentLogin {
 const kLogin = Symbol('fastify-auth-helpers.login')
 type LoginRequest = FastifyRequest & { [kLogin]?: CurrentLogin }
 
+/** The request each current login belongs to, so that the event of its end can name the request that ended it. */
+const requests = new WeakMap<CurrentLogin, FastifyRequest>()
+
 export function currentLogin (request: FastifyRequest): CurrentLogin | undefined {
   return (request as LoginRequest)[kLogin]
 }
 
 export function setCurrentLogin (request: FastifyRequest, login: CurrentLogin | undefined): void {
   (request as LoginRequest)[kLogin] = login
+  if (login !== undefined) requests.set(login, request)
+}
+
+/**
+ * Why a login ended, as `onLoginEnded` reports it: `logout` (the login's own request ended it: logout(), a login()
+ * that replaced it, its user found gone, inactive or with another password), `ended` (endLogin), `ended-others`
+ * (endOtherLogins), `ended-all` (endLogins), `expired` (found past its end: on its next request, in a listing, or
+ * when a new login of the user prunes the index).
+ */
+export type EndReason = 'logout' | 'ended' | 'ended-others' | 'ended-all' | 'expired'
+
+export interface LoginEndedEvent {
+  /** The request that ended the login, when one did (not enumerable, like every event's request); else null. */
+  request: FastifyRequest | null
+  userId: UserId
+  /** The login's `LoginInfo.id`. */
+  loginId: string
+  backend: BackendName
+  reason: EndReason
+}
+
+/**
+ * The app's `onLoginEnded` listener, called without being awaited (ending a hundred logins does not wait for a
+ * hundred listeners) and with its failures logged: a listener never undoes an end nor fails the request.
+ */
+export function loginEndedListener (hook: ((event: LoginEndedEvent) => unknown) | undefined, log: FastifyBaseLogger): ((event: LoginEndedEvent) => void) | undefined {
+  if (hook === undefined) return undefined
+  return function loginEnded (event) {
+    const logger = event.request?.log ?? log
+    const failed = (err: unknown): void => { logger.error({ err }, 'fastify-auth-helpers: the onLoginEnded listener threw') }
+    Object.defineProperty(event, 'request', { enumerable: false })
+    try {
+      const answer = hook(event)
+      if (isPromiseLike(answer)) Promise.resolve(answer).then(undefined, failed)
+    } catch (err) {
+      failed(err)
+    }
+  }
 }
 
 /** What the public API shows of a login: nothing from which its session id or token could be derived. */
@@ -39,6 +80,8 @@ export interface LifetimeOptions {
   touchInterval: number
   /** The one clock every login time is read from (ms since the epoch). */
   now: () => number
+  /** Told of each login that ends, once (see `report`). */
+  ended?: (event: LoginEndedEvent) => void
 }
 
 const DEVICE_TEXT_LIMIT = 256
@@ -144,8 +187,28 @@ export class Logins {
     await this.store.create(recordKey(handle), record, this.expiryOf(record))
     const { store } = this
     if (isFullLoginStore(store)) {
-      await store.addEntry(indexKey(record.userId), record.id, { handle, expiresAt: record.expiresAt }, this.now())
+      const pruned = await store.addEntry(indexKey(record.userId), record.id, { handle, expiresAt: record.expiresAt }, this.now())
+      // The records of the logins that expired without a logout go with their entries: a store that does not expire
+      // entries by itself (the MemoryStore) would otherwise keep them for ever.
+      if (Array.isArray(pruned)) await Promise.all(pruned.map(([, entry]) => this.dropExpired(entry.handle, null)))
     }
+  }
+
+  /**
+   * Tells the app's listener that a login ended. Called by whoever removed the login's index entry (each removal is
+   * atomic, so once per login on every instance), or, on a store without an index, by the request that ended it.
+   */
+  private report (record: LoginRecord, reason: EndReason, request: FastifyRequest | null | undefined): void {
+    this.lifetime.ended?.({ request: request ?? null, userId: record.userId, loginId: record.id, backend: record.backend, reason })
+  }
+
+  /**
+   * Deletes the record of a login whose index entry said it was past its absolute end, and reports it. Nothing can
+   * bring such a login back (a renewal needs it live, and keeps its end), so it is taken without a second look.
+   */
+  private async dropExpired (handle: string, request: FastifyRequest | null): Promise<void> {
+    const record = await (this.store as FullLoginStore).take(recordKey(handle))
+    if (record !== null) this.report(record, 'expired', request)
   }
 
   /**
@@ -182,10 +245,13 @@ export class Logins {
    * or had replaced it already, and then the entry names the new handle, deleted after. Whichever of the two fails,
    * the logout fails; if it is the record's, the login lives on, as it would have in sequence.
    */
-  async end (login: { handle: string, record: Pick<LoginRecord, 'id' | 'userId'> }): Promise<void> {
+  async end (login: { handle: string, record: LoginRecord }): Promise<void> {
     const { store } = this
+    const reason = this.isLive(login.record) ? 'logout' : 'expired'
+    const request = requests.get(login as CurrentLogin)
     if (!isFullLoginStore(store)) {
       await store.delete(recordKey(login.handle))
+      this.report(login.record, reason, request)
       return
     }
     const [entry] = await Promise.all([
@@ -193,6 +259,7 @@ export class Logins {
       store.delete(recordKey(login.handle))
     ])
     if (entry !== null && entry.handle !== login.handle) await store.delete(recordKey(entry.handle))
+    if (entry !== null) this.report(login.record, reason, request)
   }
 
   /** Ends the record under a handle whatever login it holds (a session whose record names another login). */
@@ -207,19 +274,22 @@ export class Logins {
   }
 
   /** Ends one login of a user by its public id; false when the user has no such login. */
-  async endById (userId: UserId, loginId: string): Promise<boolean> {
+  async endById (userId: UserId, loginId: string, request?: FastifyRequest): Promise<boolean> {
     const store = fullStore(this.store, 'endLogin()')
     const entry = await store.removeEntry(indexKey(userId), loginId)
     if (entry === null) return false
     const record = await store.take(recordKey(entry.handle))
-    return record !== null && this.isLive(record)
+    if (record === null) return false
+    const live = this.isLive(record)
+    this.report(record, live ? 'ended' : 'expired', request)
+    return live
   }
 
   /**
    * Ends every login of a user, or every one but `keep`, and resolves to how many were live. Index entries go first,
    * each atomically: a renewal that comes later finds no entry and undoes itself; logins made later are not ended.
    */
-  async endAll (userId: UserId, keep?: CurrentLogin): Promise<number> {
+  async endAll (userId: UserId, keep?: CurrentLogin, request?: FastifyRequest): Promise<number> {
     const store = fullStore(this.store, keep === undefined ? 'endLogins()' : 'endOtherLogins()')
     const key = indexKey(userId)
     const removed: IndexEntry[] = []
@@ -234,7 +304,14 @@ export class Logins {
     }
     const now = this.now()
     const records = await Promise.all(removed.map(entry => store.take(recordKey(entry.handle))))
-    return records.filter(record => record !== null && this.isLive(record, now)).length
+    let live = 0
+    for (const record of records) {
+      if (record === null) continue
+      const isLive = this.isLive(record, now)
+      if (isLive) live++
+      this.report(record, !isLive ? 'expired' : keep === undefined ? 'ended-all' : 'ended-others', request)
+    }
+    return live
   }
 
   /** A user's live logins, newest first; entries whose record has gone are dropped from the index. */
@@ -247,7 +324,10 @@ export class Logins {
       const record = isPromiseLike(answer) ? await answer : answer
       if (record == null || record.id !== id || !this.isLive(record, now)) {
         // A login that expired (or whose record a crash left behind) leaves the index. Only the entry that was read.
-        if (record == null || record.id !== id || now >= record.expiresAt) await this.dropStale(key, id, entry)
+        if (record == null || record.id !== id || now >= record.expiresAt) {
+          const expired = record != null && record.id === id
+          await this.dropStale(key, id, entry, expired, current === undefined ? null : requests.get(current) ?? null)
+        }
         return null
       }
       return record
@@ -259,10 +339,12 @@ export class Logins {
   }
 
   /** Removes an index entry that names no live login, unless a renewal moved it meanwhile. */
-  private async dropStale (key: string, id: string, entry: IndexEntry): Promise<void> {
+  private async dropStale (key: string, id: string, entry: IndexEntry, expired: boolean, request: FastifyRequest | null): Promise<void> {
     const store = fullStore(this.store, 'listLogins()')
     const removed = await store.removeEntry(key, id)
-    if (removed !== null && removed.handle !== entry.handle) await store.addEntry(key, id, removed, this.now())
+    if (removed === null) return
+    if (removed.handle !== entry.handle) await store.addEntry(key, id, removed, this.now())
+    else if (expired) await this.dropExpired(entry.handle, request)
   }
 
   info (record: LoginRecord, current: boolean): LoginInfo {

@@ -6,7 +6,7 @@ import { DEFAULT_AUTH_BACKEND, isSupportedBackend, type BackendName } from './co
 import { ARGON2_DEFAULTS } from './password'
 
 import { CAPABILITIES, type LoginStore } from './login-store'
-import type { LifetimeOptions } from './logins'
+import type { LifetimeOptions, LoginEndedEvent } from './logins'
 import type { HashOptions, JwtClaims, LoginFailureReason, UserId, UserStore as PublicUserStore } from '../types/index'
 
 export type { HashOptions, JwtClaims, LoginFailureReason, UserId }
@@ -34,6 +34,7 @@ export interface RawOptions {
   onLogin?: (event: { request: FastifyRequest, user: User, backend: BackendName }) => unknown
   onLogout?: (event: { request: FastifyRequest, userId: UserId | null, backend: BackendName }) => unknown
   onLoginFailed?: (event: { request: FastifyRequest, username: string | null, reason: LoginFailureReason }) => unknown
+  onLoginEnded?: (event: LoginEndedEvent) => unknown
 }
 
 /** Every option with its default applied, read once at registration. */
@@ -62,6 +63,7 @@ export interface ResolvedOptions {
   onLogin: RawOptions['onLogin']
   onLogout: RawOptions['onLogout']
   onLoginFailed: RawOptions['onLoginFailed']
+  onLoginEnded: RawOptions['onLoginEnded']
 }
 
 const defaultGetUserId = (user: User): unknown => (user as { id?: unknown }).id
@@ -226,7 +228,7 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
   checkFunction(users.findByUsername, 'users.findByUsername', true)
   checkFunction(users.findById, 'users.findById', true)
   checkFunction(users.updatePasswordHash, 'users.updatePasswordHash')
-  for (const name of ['getUserId', 'getPasswordHash', 'isActive', 'now', 'onLogin', 'onLogout', 'onLoginFailed'] as const) {
+  for (const name of ['getUserId', 'getPasswordHash', 'isActive', 'now', 'onLogin', 'onLogout', 'onLoginFailed', 'onLoginEnded'] as const) {
     checkFunction(options[name], name)
   }
 
@@ -295,7 +297,8 @@ export function resolveOptions (options: RawOptions): ResolvedOptions {
     now: (options.now as (() => number) | undefined) ?? Date.now,
     onLogin: options.onLogin,
     onLogout: options.onLogout,
-    onLoginFailed: options.onLoginFailed
+    onLoginFailed: options.onLoginFailed,
+    onLoginEnded: options.onLoginEnded
   }
 }
 

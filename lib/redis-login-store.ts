@@ -31,11 +31,14 @@ const DELETE = 'return redis.call(\'DEL\', KEYS[1])'
 // An index is a hash from login id to "expiresAt:handle". After a change, entries whose login has expired (before
 // ARGV[3]) are dropped and the key lives as long as its longest login.
 const PRUNE = `local longest = 0
+local pruned = {}
 local entries = redis.call('HGETALL', KEYS[1])
 for i = 1, #entries, 2 do
   local expires = tonumber(string.match(entries[i + 1], '^(%d+):'))
   if expires == nil or expires <= tonumber(ARGV[3]) then
     redis.call('HDEL', KEYS[1], entries[i])
+    pruned[#pruned + 1] = entries[i]
+    pruned[#pruned + 1] = entries[i + 1]
   elseif expires > longest then
     longest = expires
   end
@@ -43,7 +46,7 @@ end
 if longest > 0 then redis.call('PEXPIREAT', KEYS[1], longest) end`
 const ADD_ENTRY = `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 ${PRUNE}
-return 1`
+return pruned`
 const REPLACE_ENTRY = `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 ${PRUNE}
@@ -128,7 +131,7 @@ export function createRedisLoginStore (client: RedisLoginClient, options: RedisL
       return Number(await run(UPDATE, key, [String(Math.floor(expiresAt)), ...encodeRecord(fields)])) === 1
     },
     async addEntry (indexKey, loginId, entry, now) {
-      await run(ADD_ENTRY, indexKey, [loginId, encodeEntry(entry), String(Math.floor(now))])
+      return entriesOf(pairs(await run(ADD_ENTRY, indexKey, [loginId, encodeEntry(entry), String(Math.floor(now))])))
     },
     async replaceEntry (indexKey, loginId, entry) {
       return Number(await run(REPLACE_ENTRY, indexKey, [loginId, encodeEntry(entry), '0'])) === 1

@@ -122,6 +122,19 @@ declare namespace fastifyAuthHelpers {
     backend: BackendName
   }
 
+  /** Why a login ended (docs/logins.md, "Events"). */
+  export type LoginEndReason = 'logout' | 'ended' | 'ended-others' | 'ended-all' | 'expired'
+
+  export interface LoginEndedEvent {
+    /** The request that ended the login (not enumerable); null for `app.endLogins` and expiries found off a request. */
+    request: FastifyRequest | null
+    userId: UserId
+    /** The login's `LoginInfo.id`. */
+    loginId: string
+    backend: BackendName
+    reason: LoginEndReason
+  }
+
   export interface LoginFailedEvent {
     request: FastifyRequest
     /** The username as given when it was a string, else null. Never the password. */
@@ -250,6 +263,8 @@ declare namespace fastifyAuthHelpers {
     onLogin?: (event: LoginEvent<User>) => unknown
     onLogout?: (event: LogoutEvent) => unknown
     onLoginFailed?: (event: LoginFailedEvent) => unknown
+    /** Each login kept in a login store that ends, once, with the reason; not awaited, its failures logged. */
+    onLoginEnded?: (event: LoginEndedEvent) => unknown
   }
 
   export type LoginOptions<User = StoreUser> =
@@ -302,7 +317,8 @@ declare namespace fastifyAuthHelpers {
     delete (key: string): Promise<void>
     take (key: string): Promise<LoginRecord | null>
     update (key: string, fields: Partial<LoginRecord>, expiresAt: number): Promise<boolean>
-    addEntry (indexKey: string, loginId: string, entry: LoginIndexEntry, now: number): Promise<void>
+    /** May resolve to the entries it pruned, whose records the plugin then deletes. */
+    addEntry (indexKey: string, loginId: string, entry: LoginIndexEntry, now: number): Promise<Array<[string, LoginIndexEntry]> | undefined | void>
     replaceEntry (indexKey: string, loginId: string, entry: LoginIndexEntry): Promise<boolean>
     removeEntry (indexKey: string, loginId: string): Promise<LoginIndexEntry | null>
     removeAllEntries (indexKey: string): Promise<Array<[string, LoginIndexEntry]>>

@@ -110,13 +110,14 @@ function sendPage (reply, html) {
  * Builds the demo app: the plugin on the session backend for the HTML pages, on the JWT backend for the JSON API.
  *
  * options: `hashOptions` (argon2 cost, the plugin's defaults when absent), `sessionStore` (@fastify/session's
- * MemoryStore when absent), `sessionSecret`, `jwtSecret`, `loginLimit` ({ perAccount, perAddress, timeWindow }),
+ * MemoryStore when absent), `loginStore` (with any other session store: createRedisLoginStore), `sessionSecret`, `jwtSecret`, `loginLimit` ({ perAccount, perAddress, timeWindow }),
  * `logger`.
  */
 async function buildDemo (options = {}) {
   const {
     hashOptions,
     sessionStore,
+    loginStore,
     sessionSecret = randomBytes(32).toString('base64url'),
     jwtSecret = randomBytes(32).toString('base64url'),
     loginLimit = { perAccount: 5, perAddress: 20, timeWindow: '1 minute' },
@@ -144,6 +145,7 @@ async function buildDemo (options = {}) {
         maxAge: 8 * 60 * 60 * 1000
       }
     },
+    loginStore,
     // The session stays the default backend: the API names `backend: 'jwt'` where it logs in and out.
     jwt: { secret: jwtSecret, expiresIn: '15m', revoke: revocations.revoke, isRevoked: revocations.isRevoked }
   })
@@ -225,12 +227,13 @@ async function buildDemo (options = {}) {
       return reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(STYLE)
     })
 
-    app.get('/', function home (request, reply) {
+    app.get('/', async function home (request, reply) {
       const csrfToken = reply.generateCsrf()
       const notice = takeNotice(request)
-      return sendPage(reply, request.user === null
-        ? page.signInForm({ csrfToken, notice, credentials: DEMO_CREDENTIALS })
-        : page.signedIn({ csrfToken, notice, user: request.user }))
+      if (request.user === null) return sendPage(reply, page.signInForm({ csrfToken, notice, credentials: DEMO_CREDENTIALS }))
+      // Where the user is signed in: each login's device, address and last use, none of it a credential.
+      const logins = await request.listLogins()
+      return sendPage(reply, page.signedIn({ csrfToken, notice, user: request.user, logins, ended: request.query.ended }))
     })
 
     // A sign-in form is a few hundred bytes: no reason to parse a megabyte.
@@ -345,6 +348,20 @@ async function buildDemo (options = {}) {
       // Not signed in: whoever holds the link proves they read the mail, and signing in proves the new password.
       request.session.set('notice', 'Your password was reset. Sign in with it.')
       return reply.redirect('/', 303)
+    })
+
+    // "Sign out" on one row of the list: the id is the login's opaque id from listLogins(). An id that names none
+    // of this user's logins (another user's, a forged one) ends nothing; the page says so.
+    const signedInForm = { preHandler: [app.csrfProtection, app.requireUser], bodyLimit: 16 * 1024 }
+    app.post('/logins/end', signedInForm, async function endLogin (request, reply) {
+      const ended = await request.endLogin(request.body?.id)
+      return reply.redirect(`/?ended=${ended ? 1 : 0}`, 303)
+    })
+
+    // "Sign out everywhere else": every login of the user but this browser's.
+    app.post('/logins/end-others', signedInForm, async function endOtherLogins (request, reply) {
+      const ended = await request.endOtherLogins()
+      return reply.redirect(`/?ended=${ended}`, 303)
     })
   })
 

@@ -52,14 +52,65 @@ function signInForm ({ csrfToken, error, notice, username, credentials }) {
 <code>${escapeHtml(credentials.password)}</code></p>`)
 }
 
-function signedIn ({ csrfToken, user, notice }) {
+/** A short name for a browser's user agent ("Firefox on Linux"), or the text itself when it is none of these. */
+function describeDevice (userAgent) {
+  if (userAgent === null) return 'Unknown device'
+  const browser = /Edg\//.test(userAgent)
+    ? 'Edge'
+    : /Firefox\//.test(userAgent) ? 'Firefox' : /Chrom(e|ium)\//.test(userAgent) ? 'Chrome' : /Safari\//.test(userAgent) ? 'Safari' : null
+  const system = /Android/.test(userAgent)
+    ? 'Android'
+    : /iPhone|iPad/.test(userAgent) ? 'iOS' : /Windows/.test(userAgent) ? 'Windows' : /Mac OS X/.test(userAgent) ? 'macOS' : /Linux/.test(userAgent) ? 'Linux' : null
+  return browser === null || system === null ? userAgent.slice(0, 80) : `${browser} on ${system}`
+}
+
+function when (date) {
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`
+}
+
+function loginRow (login, csrfToken) {
+  const action = login.current
+    ? '<span class="current">This browser</span>'
+    : `<form method="post" action="/logins/end" class="end-login">
+<input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
+<input type="hidden" name="id" value="${escapeHtml(login.id)}">
+<button type="submit">Sign out</button>
+</form>`
+  return `<li class="login" data-current="${login.current}">
+<span class="device">${escapeHtml(describeDevice(login.userAgent))}</span>
+<span class="address">${escapeHtml(login.ip ?? 'unknown address')}</span>
+<span class="seen">Last seen ${escapeHtml(when(login.lastSeenAt))}</span>
+${action}
+</li>`
+}
+
+function endedNote (ended) {
+  // From the query string: anything but a count shows nothing.
+  if (typeof ended !== 'string' || !/^\d{1,6}$/.test(ended)) return ''
+  const count = Number(ended)
+  const text = count === 0 ? 'No login was signed out.' : count === 1 ? 'Signed out 1 other login.' : `Signed out ${count} other logins.`
+  return `<p class="hint" id="ended" role="status">${escapeHtml(text)}</p>\n`
+}
+
+function signedIn ({ csrfToken, user, notice, logins, ended }) {
+  const others = logins.some(login => !login.current)
   return layout(`${noticeOf(notice)}<p id="status">Signed in as ${escapeHtml(user.username)}</p>
 <p class="hint">${escapeHtml(user.name)}, user id ${escapeHtml(user.id)}. Reload the page: the session keeps you signed in.</p>
 <form method="post" action="/logout" id="sign-out">
 <input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
 <button type="submit">Sign out</button>
 </form>
-<p><a href="/password" id="change-password-link">Change password</a></p>`)
+<p><a href="/password" id="change-password-link">Change password</a></p>
+<h2>Where you are signed in</h2>
+${endedNote(ended)}<ul id="logins">
+${logins.map(login => loginRow(login, csrfToken)).join('\n')}
+</ul>
+${others
+  ? `<form method="post" action="/logins/end-others" id="end-others">
+<input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
+<button type="submit">Sign out everywhere else</button>
+</form>`
+  : ''}`)
 }
 
 function changePasswordForm ({ csrfToken, error }) {
@@ -122,4 +173,4 @@ function errorPage ({ message }) {
 <p><a href="/">Back to the sign-in page</a></p>`)
 }
 
-module.exports = { escapeHtml, signInForm, signedIn, errorPage, changePasswordForm, forgotForm, forgotSent, outbox, resetForm }
+module.exports = { escapeHtml, describeDevice, signInForm, signedIn, errorPage, changePasswordForm, forgotForm, forgotSent, outbox, resetForm }

@@ -3,16 +3,24 @@
 // `npm run demo`: the demo app on HOST:PORT (127.0.0.1:3000 by default). REDIS_URL keeps sessions in Redis,
 // LOG_LEVEL (default warn) sets the logger's level.
 
+const { createRedisLoginStore } = require('fastify-auth-helpers')
 const { buildDemo, DEMO_CREDENTIALS } = require('./app')
 
-/** A Redis-backed @fastify/session store when REDIS_URL is set, with the function that closes its client. */
+/**
+ * A Redis-backed @fastify/session store when REDIS_URL is set, the login store beside it (which listing and ending
+ * logins need on any store but the in-process default), and the function that closes their client.
+ */
 async function redisSessions (url) {
   // Loaded only when asked for: redis and connect-redis are development dependencies of this repository.
   const { createClient } = require('redis')
   const { RedisStore } = require('connect-redis')
   const client = createClient({ url })
   await client.connect()
-  return { store: new RedisStore({ client, prefix: 'demo-sess:' }), close: () => client.close() }
+  return {
+    store: new RedisStore({ client, prefix: 'demo-sess:' }),
+    loginStore: createRedisLoginStore(client, { prefix: 'demo-sess:' }),
+    close: () => client.close()
+  }
 }
 
 async function main () {
@@ -22,6 +30,7 @@ async function main () {
 
   const app = await buildDemo({
     sessionStore: redis?.store,
+    loginStore: redis?.loginStore,
     logger: { level: process.env.LOG_LEVEL || 'warn' }
   })
   if (redis !== null) app.addHook('onClose', redis.close)

@@ -1,0 +1,80 @@
+import t from 'tap'
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
+import auth from '../../lib/index'
+import type { LoginStore } from '../../lib/login-store'
+import { SECRET, TestUsers, hashOf } from '../helper'
+import { assertReadmeShowsRecipe } from '../security/kit'
+import { loginFrom } from './helper'
+
+// docs/logins.md's recipe, run as it is written there: the account page's three routes, an admin's "sign out
+// everywhere", and an audit log fed by onLoginEnded.
+
+t.test('the docs/logins.md recipe lists, ends one, ends the others and signs out everywhere', async t => {
+  const users = new TestUsers()
+  users.add({ id: 1, username: 'bob', password: await hashOf('pw') })
+  const sessionStore = undefined
+  const loginStore: LoginStore | undefined = undefined
+  const audit: Array<{ userId: unknown, loginId: string, reason: string }> = []
+  const requireAdmin = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (request.headers['x-admin'] !== 'yes') await reply.code(403).send({ error: 'admins only' })
+  }
+  const process = { env: { SESSION_SECRET: SECRET } }
+  const recipeApp = Fastify()
+  t.teardown(() => recipeApp.close())
+  await (async (app) => {
+    // recipe:logins:start
+    await app.register(auth, {
+      users,
+      session: { secret: process.env.SESSION_SECRET, cookie: { secure: 'auto' }, store: sessionStore },
+      // Several instances: loginStore: createRedisLoginStore(redis). One process: leave it out.
+      loginStore,
+      onLoginEnded ({ userId, loginId, reason }) {
+        audit.push({ userId, loginId, reason })
+      }
+    })
+
+    app.get('/account/logins', { preHandler: app.requireUser }, async (request) => {
+      return { logins: await request.listLogins() }
+    })
+
+    app.post('/account/logins/end', { preHandler: app.requireUser }, async (request) => {
+      const { id } = (request.body ?? {}) as { id?: unknown }
+      return { ended: await request.endLogin(typeof id === 'string' ? id : '') }
+    })
+
+    app.post('/account/logins/end-others', { preHandler: app.requireUser }, async (request) => {
+      return { ended: await request.endOtherLogins() }
+    })
+
+    app.post('/admin/users/:id/sign-out', { preHandler: requireAdmin }, async (request) => {
+      return { ended: await app.endLogins(Number((request.params as { id: string }).id)) }
+    })
+    // recipe:logins:end
+  })(recipeApp)
+  recipeApp.post('/login', async (request) => {
+    const { username, password } = request.body as { username: string, password: string }
+    await request.login({ user: await request.authenticate(username, password) })
+    return {}
+  })
+  recipeApp.get('/me', { preHandler: recipeApp.requireUser }, async () => ({}))
+  await recipeApp.ready()
+
+  const [phone, laptop, tablet] = [await loginFrom(recipeApp, { ua: 'phone' }), await loginFrom(recipeApp, { ua: 'laptop' }), await loginFrom(recipeApp, { ua: 'tablet' })]
+  const listed = (await recipeApp.inject({ url: '/account/logins', headers: { cookie: laptop } })).json().logins
+  t.equal(listed.length, 3)
+  const phoneId = listed.find((login: { userAgent: string }) => login.userAgent === 'phone').id
+  t.same((await recipeApp.inject({ method: 'POST', url: '/account/logins/end', headers: { cookie: laptop }, payload: { id: phoneId } })).json(), { ended: true })
+  t.same((await recipeApp.inject({ method: 'POST', url: '/account/logins/end', headers: { cookie: laptop }, payload: { id: 7 } })).json(), { ended: false })
+  t.same((await recipeApp.inject({ method: 'POST', url: '/account/logins/end', headers: { cookie: laptop } })).json(), { ended: false })
+  t.equal((await recipeApp.inject({ url: '/me', headers: { cookie: phone } })).statusCode, 401)
+  t.same((await recipeApp.inject({ method: 'POST', url: '/account/logins/end-others', headers: { cookie: laptop } })).json(), { ended: 1 })
+  t.equal((await recipeApp.inject({ url: '/me', headers: { cookie: tablet } })).statusCode, 401)
+  t.equal((await recipeApp.inject({ method: 'POST', url: '/admin/users/1/sign-out' })).statusCode, 403)
+  t.same((await recipeApp.inject({ method: 'POST', url: '/admin/users/1/sign-out', headers: { 'x-admin': 'yes' } })).json(), { ended: 1 })
+  t.equal((await recipeApp.inject({ url: '/me', headers: { cookie: laptop } })).statusCode, 401)
+  t.same(audit.map(entry => entry.reason), ['ended', 'ended-others', 'ended-all'])
+  t.equal(audit[0]?.loginId, phoneId)
+  t.equal((await recipeApp.inject({ url: '/account/logins' })).statusCode, 401, 'anonymous: 401')
+
+  assertReadmeShowsRecipe(t, __filename, 'logins')
+})
