@@ -105,7 +105,7 @@ export function backendNamed (state: AuthState, name: unknown = state.defaultBac
   return backend
 }
 
-async function emit<E extends { request: FastifyRequest }> (hook: ((event: E) => unknown) | undefined, name: string, event: E): Promise<void> {
+export async function emit<E extends { request: FastifyRequest }> (hook: ((event: E) => unknown) | undefined, name: string, event: E): Promise<void> {
   if (hook === undefined) return
   // Not enumerable: an app that logs the event whole (`log.warn(event)`) must not write the request, and with it
   // the password in its body, into its logs. The listener still reads `event.request`.
@@ -122,7 +122,7 @@ async function emit<E extends { request: FastifyRequest }> (hook: ((event: E) =>
  * A user store call whose failure becomes a 503 that keeps the store's error as its cause, off the response. Answers
  * without a promise when the store does (a cache): the onRequest hook resolves users through it on every request.
  */
-function askUsers<T> (method: 'findByUsername' | 'findById', call: () => T | PromiseLike<T>): T | Promise<T> {
+export function askUsers<T> (method: 'findByUsername' | 'findById', call: () => T | PromiseLike<T>): T | Promise<T> {
   const fail = (err: unknown): never => { throw new UserStoreError(method, { cause: err }) }
   let answer: T | PromiseLike<T>
   try {

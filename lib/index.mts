@@ -20,5 +20,7 @@ export const {
   endLogin,
   endOtherLogins,
   reauthenticate,
-  createRedisLoginStore
+  refresh,
+  createRedisLoginStore,
+  createMemoryLoginStore
 } = plugin

@@ -20,7 +20,8 @@ import {
   abandonFailedLogin, createSessionBackend, expireCookieWithItsFlags, loginAwareIdGenerator, prefetchLoginRecord, type LoginsOf
 } from './backends/session'
 import { currentLogin, Logins, type LifetimeOptions } from './logins'
-import { sessionStoreLogins, timedLoginStore } from './login-store'
+import { createMemoryLoginStore, sessionStoreLogins, timedLoginStore } from './login-store'
+import { refresh } from './refresh'
 import { createRedisLoginStore } from './redis-login-store'
 import type { UserId } from './options'
 import { createJwtBackend } from './backends/jwt'
@@ -245,6 +246,14 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   fastify.decorateRequest('reauthenticate', function (this: FastifyRequest, password: string) {
     return reauthenticate(this, password)
   })
+  // JWT refresh tokens (lib/refresh.ts): login() keeps resolving to the access token; the pair is read from here.
+  const jwtBackend = backends.jwt as (Backend & { issuedTokens: (request: FastifyRequest) => unknown }) | undefined
+  fastify.decorateRequest('refresh', function (this: FastifyRequest, token?: string) {
+    return refresh(this, token)
+  })
+  fastify.decorateRequest('issuedTokens', function (this: FastifyRequest) {
+    return jwtBackend === undefined ? null : jwtBackend.issuedTokens(this)
+  })
   if (logins?.full === true) fastify.addHook('onResponse', touchLogin(logins))
 
   fastify.addHook('onRequest', resolveRequestUser(state))
@@ -326,5 +335,7 @@ export = Object.assign(plugin, {
   endLogin,
   endOtherLogins,
   reauthenticate,
-  createRedisLoginStore
+  refresh,
+  createRedisLoginStore,
+  createMemoryLoginStore
 })
