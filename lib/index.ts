@@ -21,7 +21,7 @@ import {
 } from './backends/session'
 import { currentLogin, Logins, type LifetimeOptions } from './logins'
 import { createMemoryLoginStore, sessionStoreLogins, timedLoginStore } from './login-store'
-import { refresh } from './refresh'
+import { refresh, type RefreshedTokens } from './refresh'
 import { createRedisLoginStore } from './redis-login-store'
 import type { UserId } from './options'
 import { createJwtBackend } from './backends/jwt'
@@ -247,7 +247,7 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
     return reauthenticate(this, password)
   })
   // JWT refresh tokens (lib/refresh.ts): login() keeps resolving to the access token; the pair is read from here.
-  const jwtBackend = backends.jwt as (Backend & { issuedTokens: (request: FastifyRequest) => unknown }) | undefined
+  const jwtBackend = backends.jwt as (Backend & { issuedTokens: (request: FastifyRequest) => RefreshedTokens | null }) | undefined
   fastify.decorateRequest('refresh', function (this: FastifyRequest, token?: string) {
     return refresh(this, token)
   })
