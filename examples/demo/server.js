@@ -10,9 +10,15 @@ async function redisSessions (url) {
   // Loaded only when asked for: redis and connect-redis are development dependencies of this repository.
   const { createClient } = require('redis')
   const { RedisStore } = require('connect-redis')
+  const { createRedisLoginStore } = require('fastify-auth-helpers')
   const client = createClient({ url })
   await client.connect()
-  return { store: new RedisStore({ client, prefix: 'demo-sess:' }), close: () => client.close() }
+  return {
+    store: new RedisStore({ client, prefix: 'demo-sess:' }),
+    // Login records (and refresh token hashes) beside the sessions, spent and ended atomically by single-key scripts.
+    loginStore: createRedisLoginStore(client, { prefix: 'demo-sess:' }),
+    close: () => client.close()
+  }
 }
 
 async function main () {
@@ -22,6 +28,7 @@ async function main () {
 
   const app = await buildDemo({
     sessionStore: redis?.store,
+    loginStore: redis?.loginStore,
     logger: { level: process.env.LOG_LEVEL || 'warn' }
   })
   if (redis !== null) app.addHook('onClose', redis.close)
