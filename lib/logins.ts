@@ -142,7 +142,8 @@ export class Logins {
       authHash: fields.authHash,
       remember,
       seenAt: this.now(),
-      expiresAt: previous.createdAt + this.lifetimeOf(remember)
+      // A changed `remember` changes the lifetime, still counted from the login's creation.
+      expiresAt: remember === previous.remember ? previous.expiresAt : previous.createdAt + this.lifetimeOf(remember)
     }
   }
 

@@ -154,7 +154,15 @@ function resolveLifetime (logins: unknown): Omit<LifetimeOptions, 'now'> {
     }
     lifetime[name] = value as number
   }
-  if (lifetime.browserSessionMaxAge > lifetime.maxAge) fail('`logins.browserSessionMaxAge` must not exceed `logins.maxAge`')
+  if (given.browserSessionMaxAge === undefined) {
+    lifetime.browserSessionMaxAge = Math.min(lifetime.browserSessionMaxAge, lifetime.maxAge)
+  } else if (lifetime.browserSessionMaxAge > lifetime.maxAge) {
+    fail('`logins.browserSessionMaxAge` must not exceed `logins.maxAge`')
+  }
+  // `seenAt` is written at most once per touchInterval, so a shorter idle timeout would end logins in use.
+  if (lifetime.idleTimeout > 0 && lifetime.idleTimeout < 2 * lifetime.touchInterval) {
+    fail('`logins.idleTimeout` must be at least twice `logins.touchInterval` (default 60000 ms), or 0 for none')
+  }
   return lifetime
 }
 

@@ -236,6 +236,12 @@ export function createSessionBackend (storeTimeout: number, rotateOnLogin: reado
       await withTimeout(regenerated, storeTimeout, 'regenerate')
       const fresh = sessionOf(request) as SessionLike
       const sessionId = fresh.sessionId
+      const cookieMaxAge = fresh.cookie.originalMaxAge
+      if (renewing === undefined && plan.record.remember === null && typeof cookieMaxAge === 'number' && cookieMaxAge > 0) {
+        // Without `remember` the configured cookie decides, and the login ends with it: a session that is saved now
+        // and then (which pushes the cookie's and the store's expiry out) still ends at `cookie.maxAge` after login.
+        plan.record.expiresAt = Math.min(plan.record.expiresAt, plan.record.createdAt + cookieMaxAge)
+      }
       if (renewing === undefined) {
         await logins.open(sessionId, plan.record)
       } else if (!await logins.renew(renewing, sessionId, plan.record)) {
