@@ -154,3 +154,16 @@ t.test('an onReuse listener that throws is logged; the family is still ended and
   t.equal((await refreshWith(app, first.refreshToken)).code, 'FST_AUTH_INVALID_REFRESH_TOKEN')
   t.equal(await me(app, second.accessToken), 401)
 })
+
+t.test('a record whose store dropped the empty list of spent hashes still refreshes, and then detects reuse', async t => {
+  const loginStore = createMemoryLoginStore()
+  const app = await refreshApp(t, { loginStore, users: await users() })
+  const pair = await loginPair(app)
+  const key = `auth-login:${pair.refreshToken.split('.')[0] as string}`
+  const { refreshSpent: _dropped, ...record } = await loginStore.get(key) as NonNullable<Awaited<ReturnType<typeof loginStore.get>>>
+  await loginStore.create(key, record, record.expiresAt)
+  const renewed = await refreshWith(app, pair.refreshToken)
+  t.equal(renewed.statusCode, 200)
+  t.equal((await refreshWith(app, pair.refreshToken)).code, 'FST_AUTH_INVALID_REFRESH_TOKEN')
+  t.equal(await me(app, (renewed.pair as { accessToken: string }).accessToken), 401, 'the replay was seen as reuse')
+})

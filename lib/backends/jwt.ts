@@ -361,8 +361,10 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
         await onReuse(record)
         return refuse()
       }
+      // A store of the app's may drop an empty list: no spent hashes yet.
+      const spent = Array.isArray(record.refreshSpent) ? record.refreshSpent : []
       if (!sameAuthHash(record.refreshHash, hash)) {
-        if (Array.isArray(record.refreshSpent) && record.refreshSpent.includes(hash)) return await reused()
+        if (spent.includes(hash)) return await reused()
         return refuse()
       }
       const now = logins.now()
@@ -373,7 +375,7 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
       const next = newRefreshToken(sid, refresh.maxAge, now)
       const fields: Partial<LoginRecord> = {
         ...next.fields,
-        refreshSpent: [hash, ...(record.refreshSpent ?? [])].slice(0, SPENT_KEPT),
+        refreshSpent: [hash, ...spent].slice(0, SPENT_KEPT),
         seenAt: now
       }
       const updated = { ...record, ...fields }
