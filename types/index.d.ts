@@ -328,7 +328,8 @@ declare namespace fastifyAuthHelpers {
     eval (script: string, options: { keys: string[], arguments: string[] }): PromiseLike<unknown>
   }
 
-  export function createRedisLoginStore (client: RedisLoginClient, options?: { prefix?: string }): LoginStore & Required<Pick<LoginStore, 'swap'>>
+  /** Has `swap` too, so it serves `jwt.refresh`. */
+  export function createRedisLoginStore (client: RedisLoginClient, options?: { prefix?: string }): LoginStore
   /** A login store in this process's memory, with `swap`: one instance (and tests). */
   export function createMemoryLoginStore (options?: { now?: () => number }): LoginStore & Required<Pick<LoginStore, 'swap'>>
 
