@@ -114,7 +114,7 @@ export function backendNamed (state: AuthState, name: unknown = state.defaultBac
   return backend
 }
 
-async function emit<E extends { request: FastifyRequest }> (hook: ((event: E) => unknown) | undefined, name: string, event: E): Promise<void> {
+export async function emit<E extends { request: FastifyRequest }> (hook: ((event: E) => unknown) | undefined, name: string, event: E): Promise<void> {
   if (hook === undefined) return
   // Not enumerable: an app that logs the event whole (`log.warn(event)`) must not write the request, and with it
   // the password in its body, into its logs. The listener still reads `event.request`.

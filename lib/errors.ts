@@ -85,3 +85,11 @@ export const LoginStoreUnsupportedError = createError<[string]>(
 /** The current login last proved its password longer ago than the route allows (app.requireRecentLogin). */
 export const ReauthenticationRequiredError = createError(
   'FST_AUTH_REAUTHENTICATION_REQUIRED', 'Confirm your password to continue', 401)
+
+/**
+ * Every refresh that fails for the client's reasons: unknown, spent, expired, an ended login, not a refresh token at
+ * all. One code and message, so a client (or an attacker) learns nothing about which; the event and the log tell the
+ * app when it was a reuse.
+ */
+export const InvalidRefreshTokenError = createError(
+  'FST_AUTH_INVALID_REFRESH_TOKEN', 'Invalid refresh token', 401)

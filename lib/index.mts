@@ -20,6 +20,8 @@ export const {
   endLogin,
   endOtherLogins,
   reauthenticate,
+  refresh,
   createRedisLoginStore,
+  createMemoryLoginStore,
   requireUser
 } = plugin

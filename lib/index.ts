@@ -21,7 +21,8 @@ import {
   type LoginsOf
 } from './backends/session'
 import { currentLogin, loginEndedListener, Logins, type LifetimeOptions } from './logins'
-import { sessionStoreLogins, timedLoginStore } from './login-store'
+import { createMemoryLoginStore, sessionStoreLogins, timedLoginStore } from './login-store'
+import { refresh, type RefreshedTokens } from './refresh'
 import { createRedisLoginStore } from './redis-login-store'
 import type { UserId } from './options'
 import { createJwtBackend } from './backends/jwt'
@@ -276,6 +277,14 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   fastify.decorateRequest('reauthenticate', function (this: FastifyRequest, password: string) {
     return reauthenticate(this, password)
   })
+  // JWT refresh tokens (lib/refresh.ts): login() keeps resolving to the access token; the pair is read from here.
+  const jwtBackend = backends.jwt as (Backend & { issuedTokens: (request: FastifyRequest) => RefreshedTokens | null }) | undefined
+  fastify.decorateRequest('refresh', function (this: FastifyRequest, token?: string) {
+    return refresh(this, token)
+  })
+  fastify.decorateRequest('issuedTokens', function (this: FastifyRequest) {
+    return jwtBackend === undefined ? null : jwtBackend.issuedTokens(this)
+  })
   if (logins?.full === true) fastify.addHook('onResponse', touchLogin(logins))
   fastify.decorateRequest('requireUser', function (this: FastifyRequest) {
     return requireUser(this) as typeof this.user & object
@@ -406,6 +415,8 @@ export = Object.assign(plugin, {
   endLogin,
   endOtherLogins,
   reauthenticate,
+  refresh,
   createRedisLoginStore,
+  createMemoryLoginStore,
   requireUser
 })

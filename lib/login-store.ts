@@ -1,3 +1,4 @@
+import { MemoryStore } from '@fastify/session'
 import { LoginStoreUnsupportedError, StoreError, StoreTimeoutError } from './errors'
 import { storeCall, storeGet, withTimeout, type SessionStore } from './store'
 import type { LoginIndexEntry, LoginRecord as PublicLoginRecord } from '../types/index'
@@ -74,6 +75,11 @@ export interface LoginStore {
   removeAllEntries? (indexKey: string): Promise<Array<[string, IndexEntry]>>
   /** A user's index entries. */
   entries? (indexKey: string): Promise<Array<[string, IndexEntry]>>
+  /**
+   * Compare-and-swap: changes some fields of a record only if it exists and its `field` still holds `expected`,
+   * atomically; resolves whether it did. What spends a refresh token once, on every instance (lib/refresh.ts).
+   */
+  swap? (key: string, field: keyof LoginRecord, expected: unknown, fields: Partial<LoginRecord>, expiresAt: number): Promise<boolean>
 }
 
 /** A LoginStore with every capability, as the features beyond login/logout need it. */
@@ -208,8 +214,23 @@ export function sessionStoreLogins (store: SessionStore, synchronous: boolean, n
     },
     entries (indexKey) {
       return withValue<Array<[string, IndexEntry]>>(indexKey, (value, done) => done(null, isEntryMap(value) ? live(value) : []))
+    },
+    swap (key, field, expected, fields, expiresAt) {
+      return withValue<boolean>(key, (value, done) => {
+        const record = recordOf(value)
+        if (record === null || record[field] !== expected) done(null, false)
+        else write(key, stored({ ...record, ...fields }, expiresAt, now()), error => done(error, true))
+      })
     }
   }
+}
+
+/**
+ * A login store in this process's memory (@fastify/session's MemoryStore), with every capability: for a single
+ * instance that keeps JWT logins (refresh tokens need one), and for tests. Several instances need Redis.
+ */
+export function createMemoryLoginStore (options: { now?: () => number } = {}): FullLoginStore & Pick<Required<LoginStore>, 'swap'> {
+  return sessionStoreLogins(new MemoryStore() as SessionStore, true, options.now ?? Date.now) as FullLoginStore & Pick<Required<LoginStore>, 'swap'>
 }
 
 function isThenable (value: unknown): value is PromiseLike<unknown> {
@@ -222,7 +243,7 @@ function isThenable (value: unknown): value is PromiseLike<unknown> {
  */
 export function timedLoginStore (store: LoginStore, ms: number): LoginStore {
   const timed: Record<string, unknown> = {}
-  for (const name of ['get', 'create', 'delete', ...CAPABILITIES] as const) {
+  for (const name of ['get', 'create', 'delete', ...CAPABILITIES, 'swap'] as const) {
     const method = store[name] as ((...args: unknown[]) => unknown) | undefined
     if (typeof method !== 'function') continue
     timed[name] = function (...args: unknown[]) {

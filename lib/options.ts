@@ -328,11 +328,23 @@ export interface ResolvedJwtOptions {
   isRevoked: ((claims: JwtClaims) => unknown) | undefined
   storeTimeout: number
   cacheSize: number
+  /** Refresh tokens (lib/refresh.ts), when `jwt.refresh` is given. */
+  refresh: ResolvedRefreshOptions | undefined
+}
+
+export interface ResolvedRefreshOptions {
+  /** How long one refresh token may go unused before it stops working (ms), within its login's lifetime. */
+  maxAge: number
+  /** The refresh token cookie: HttpOnly and SameSite=Strict always, scoped to the refresh route's `path`. */
+  cookie: { name: string, options: CookieSerializeOptions } | undefined
+  onReuse: ((event: { request: unknown, userId: UserId, loginId: string }) => unknown) | undefined
 }
 
 const JWT_OPTION_NAMES = new Set([
-  'secret', 'algorithm', 'expiresIn', 'kid', 'previousKeys', 'cookie', 'revoke', 'isRevoked', 'storeTimeout', 'cacheSize'
+  'secret', 'algorithm', 'expiresIn', 'kid', 'previousKeys', 'cookie', 'revoke', 'isRevoked', 'storeTimeout', 'cacheSize',
+  'refresh'
 ])
+const REFRESH_OPTION_NAMES = new Set(['expiresIn', 'cookie', 'onReuse'])
 const DURATION = /^(\d+)(s|m|h|d)$/
 const SECONDS_PER_UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
 // RFC 6265's cookie-name token.
@@ -353,12 +365,12 @@ function isObject (value: unknown): value is Record<string, unknown> {
 }
 
 /** `15m`-style durations or whole seconds, as a number of seconds. */
-function seconds (value: unknown): number {
+function seconds (value: unknown, name = 'jwt.expiresIn'): number {
   if (Number.isSafeInteger(value) && (value as number) > 0) return value as number
   const match = typeof value === 'string' ? DURATION.exec(value) : null
   const total = match === null ? 0 : Number(match[1]) * (SECONDS_PER_UNIT[match[2] as string] as number)
   if (!(Number.isSafeInteger(total) && total > 0)) {
-    fail('`jwt.expiresIn` must be a positive whole number of seconds or a duration like "15m", "12h" or "7d"')
+    fail(`\`${name}\` must be a positive whole number of seconds or a duration like "15m", "12h" or "7d"`)
   }
   return total
 }
@@ -481,6 +493,46 @@ function resolveJwtCookie (cookie: unknown, session: RawOptions['session']): Res
   return { name, options: { httpOnly: true, sameSite: 'lax', secure: true, path: '/', ...options } }
 }
 
+/**
+ * The refresh cookie carries a credential that outlives every access token, and is sent only to the refresh route:
+ * it is always HttpOnly and SameSite=Strict (a cross-site page can neither read it nor make the browser send it),
+ * Secure unless the app turns that off for plain-http development, and needs the route's `path`.
+ */
+function resolveRefreshCookie (cookie: unknown, names: Array<string | undefined>): ResolvedRefreshOptions['cookie'] {
+  if (cookie === undefined) return undefined
+  if (!isObject(cookie)) fail('`jwt.refresh.cookie` must be an object `{ name, path, ...cookie options }`')
+  const { name, path, ...options } = cookie
+  if (typeof name !== 'string' || !COOKIE_NAME.test(name)) fail('`jwt.refresh.cookie.name` must be a valid cookie name')
+  if (names.includes(name)) fail(`\`jwt.refresh.cookie.name\` "${name}" is the name of another of the plugin's cookies: pick another`)
+  if (typeof path !== 'string' || !path.startsWith('/')) {
+    fail('`jwt.refresh.cookie.path` is required: the path of the refresh route (e.g. "/auth/refresh"), so the cookie goes nowhere else')
+  }
+  for (const [option, reason] of Object.entries(REFUSED_COOKIE_OPTIONS)) {
+    if (options[option] !== undefined) fail(`\`jwt.refresh.cookie.${option}\` is not supported: ${reason}`)
+  }
+  if (options.httpOnly === false) fail('`jwt.refresh.cookie.httpOnly` cannot be false: page scripts must never read a refresh token')
+  if (options.sameSite !== undefined && options.sameSite !== 'strict' && options.sameSite !== true) {
+    fail('`jwt.refresh.cookie.sameSite` is always "strict": the refresh cookie is never sent from another site')
+  }
+  if (options.maxAge !== undefined) fail('`jwt.refresh.cookie.maxAge` is not supported: the cookie lives as long as its token (`jwt.refresh.expiresIn`)')
+  return { name, options: { secure: true, ...options, httpOnly: true, sameSite: 'strict', path } }
+}
+
+function resolveRefresh (refresh: unknown, names: Array<string | undefined>): ResolvedRefreshOptions | undefined {
+  if (refresh === undefined || refresh === false) return undefined
+  if (refresh === true) refresh = {}
+  if (!isObject(refresh)) fail('`jwt.refresh` must be true or an object `{ expiresIn, cookie, onReuse }`')
+  for (const name of Object.keys(refresh)) {
+    if (!REFRESH_OPTION_NAMES.has(name)) fail(`\`jwt.refresh.${name}\` is not an option; see docs/refresh-tokens.md`)
+  }
+  checkFunction(refresh.onReuse, 'jwt.refresh.onReuse')
+  return {
+    maxAge: seconds(refresh.expiresIn ?? '14d', 'jwt.refresh.expiresIn') * 1000,
+    cookie: resolveRefreshCookie(refresh.cookie, names),
+    onReuse: refresh.onReuse as ResolvedRefreshOptions['onReuse']
+  }
+}
+
 export function resolveJwtOptions (jwt: unknown, session: RawOptions['session']): ResolvedJwtOptions {
   if (!isObject(jwt)) fail('`jwt` must be an object of JWT options')
   for (const name of Object.keys(jwt)) {
@@ -492,10 +544,12 @@ export function resolveJwtOptions (jwt: unknown, session: RawOptions['session'])
   if (jwt.revoke !== undefined && jwt.isRevoked === undefined) fail('`jwt.revoke` needs `jwt.isRevoked` to check it')
   checkTimeout(jwt.storeTimeout, 'jwt.storeTimeout')
   checkCacheSize(jwt.cacheSize, 'jwt.cacheSize')
+  const cookie = resolveJwtCookie(jwt.cookie, session)
   return {
     keys: resolveJwtKeys(jwt),
     expiresIn: seconds(jwt.expiresIn ?? '15m'),
-    cookie: resolveJwtCookie(jwt.cookie, session),
+    cookie,
+    refresh: resolveRefresh(jwt.refresh, [cookie?.name, session === undefined ? undefined : (session.cookieName as string | undefined) ?? 'sessionId']),
     revoke: jwt.revoke as ResolvedJwtOptions['revoke'],
     isRevoked: jwt.isRevoked as ResolvedJwtOptions['isRevoked'],
     storeTimeout: (jwt.storeTimeout as number | undefined) ?? 5000,

@@ -1,4 +1,4 @@
-import type { FullLoginStore, IndexEntry, LoginRecord } from './login-store'
+import type { FullLoginStore, IndexEntry, LoginRecord, LoginStore } from './login-store'
 
 /**
  * What the Redis login store needs of a client: node-redis's `createClient()` and `createCluster()` both have it
@@ -54,6 +54,11 @@ return 1`
 const REMOVE_ENTRY = `local entry = redis.call('HGET', KEYS[1], ARGV[1])
 if entry then redis.call('HDEL', KEYS[1], ARGV[1]) end
 return entry`
+// Fields are stored as JSON, so the expected value (ARGV[3]) is compared in its JSON form.
+const SWAP = `if redis.call('HGET', KEYS[1], ARGV[2]) ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+return 1`
 const REMOVE_ALL = `local entries = redis.call('HGETALL', KEYS[1])
 redis.call('DEL', KEYS[1])
 return entries`
@@ -110,7 +115,7 @@ function entriesOf (list: Array<[string, string]>): Array<[string, IndexEntry]> 
  * instance. Each operation is one command or one script on one key: atomic, and one round trip. An authenticated
  * request reads its record with one HGETALL, at the same time as the session store reads the session.
  */
-export function createRedisLoginStore (client: RedisLoginClient, options: RedisLoginStoreOptions = {}): FullLoginStore {
+export function createRedisLoginStore (client: RedisLoginClient, options: RedisLoginStoreOptions = {}): FullLoginStore & Pick<Required<LoginStore>, 'swap'> {
   const prefix = options.prefix ?? 'auth:'
   const run = async (script: string, key: string, args: string[]): Promise<unknown> =>
     await client.eval(script, { keys: [prefix + key], arguments: args })
@@ -145,6 +150,10 @@ export function createRedisLoginStore (client: RedisLoginClient, options: RedisL
     },
     async entries (indexKey) {
       return entriesOf(Object.entries(await client.hGetAll(prefix + indexKey) as Record<string, string>))
+    },
+    async swap (key, field, expected, fields, expiresAt) {
+      const args = [String(Math.floor(expiresAt)), field, JSON.stringify(expected), ...encodeRecord(fields)]
+      return Number(await run(SWAP, key, args)) === 1
     }
   }
 }

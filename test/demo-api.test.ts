@@ -1,4 +1,6 @@
 import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { DEMO_CREDENTIALS, memoryRevocations } from '../examples/demo/app.js'
 import { cookieFrom } from './helper'
@@ -113,4 +115,76 @@ t.test('revocations are kept only until their tokens would have expired', async 
   t.notOk(revocations.isRevoked({ jti: 'a', exp: 150 }))
   t.ok(revocations.isRevoked({ jti: 'b', exp: 300 }))
   t.ok(revocations.isRevoked({ jti: 'c', exp: 400 }))
+})
+
+t.test('the API renews its token: POST /api/refresh trades a refresh token for a new pair, once', async t => {
+  const app = await demo(t)
+  const login = (await requestToken(app)).json()
+  t.match(login.refreshToken, /^[\w-]{22}\.[\w-]{43}$/)
+  const refresh = (refreshToken: unknown) => app.inject({ method: 'POST', url: '/api/refresh', payload: { refreshToken } })
+  const renewed = await refresh(login.refreshToken)
+  t.equal(renewed.statusCode, 200)
+  const pair = renewed.json()
+  t.same(Object.keys(pair).sort(), ['refreshToken', 'token'])
+  t.equal((await me(app, { authorization: `Bearer ${pair.token}` })).json().user.id, 1, 'the new token works')
+  const again = await refresh(login.refreshToken)
+  t.equal(again.statusCode, 401, 'the spent refresh token is refused')
+  t.equal(again.json().code, 'FST_AUTH_INVALID_REFRESH_TOKEN')
+  t.equal((await me(app, { authorization: `Bearer ${pair.token}` })).statusCode, 401, 'and its reuse ended the login')
+  t.equal((await refresh(pair.refreshToken)).statusCode, 401, 'with the refresh token it was given')
+  t.equal((await refresh({ token: login.refreshToken })).statusCode, 400, 'the body schema refuses what is not a string')
+  const fresh = (await requestToken(app)).json()
+  t.equal((await refresh(fresh.token)).statusCode, 400, 'an access token is no refresh token (too long for the schema, even)')
+  t.equal((await refresh(fresh.refreshToken)).statusCode, 200, 'and trying spent nothing')
+})
+
+/** The words of one shell command line as sh would split them: single quotes, double quotes with \" and $VARS. */
+function shellWords (line: string, vars: Record<string, string>): string[] {
+  const words: string[] = []
+  const pattern = /'([^']*)'|"((?:\\.|[^"\\])*)"|(\S+)/g
+  for (const [, single, double, bare] of line.matchAll(pattern)) {
+    if (single !== undefined) words.push(single)
+    else if (double !== undefined) words.push(double.replace(/\\(.)/g, '$1').replace(/\$(\w+)/g, (_m, name: string) => vars[name] ?? ''))
+    else words.push((bare as string).replace(/\$(\w+)/g, (_m, name: string) => vars[name] ?? ''))
+  }
+  return words
+}
+
+t.test('docs/demo.md\'s curl lines, run against the demo in order: token, me, refresh, logout', async t => {
+  const app = await demo(t)
+  const text = readFileSync(join(__dirname, '..', 'docs', 'demo.md'), 'utf8')
+  // A line that keeps a curl's answer (`PAIR=$(curl ...)`) is that curl; the lines that read TOKEN and REFRESH out of
+  // it are played below by taking them from the login's response.
+  const lines = text.replace(/\\\n\s*/g, '').split('\n').map(line => line.trim().replace(/\s+#.*$/, ''))
+    .map(line => line.replace(/^[A-Z]+=\$\((curl .*)\)$/, '$1')).filter(line => line.startsWith('curl '))
+  t.equal(lines.length, 4)
+  const vars: Record<string, string> = {}
+  const statuses: number[] = []
+  for (const line of lines) {
+    const words = shellWords(line, vars)
+    let method = 'GET'
+    let url = ''
+    const headers: Record<string, string> = {}
+    let payload: string | undefined
+    for (let i = 1; i < words.length; i++) {
+      const word = words[i] as string
+      if (word === '-s') continue
+      if (word === '-X') method = words[++i] as string
+      else if (word === '-H') {
+        const [name, ...value] = (words[++i] as string).split(':')
+        headers[(name as string).toLowerCase()] = value.join(':').trim()
+      } else if (word === '-d') {
+        payload = words[++i]
+        if (method === 'GET') method = 'POST'
+      } else url = word.replace(/^localhost:3000/, '')
+    }
+    const response = await app.inject({ method: method as 'GET', url, headers, ...(payload === undefined ? {} : { payload }) })
+    statuses.push(response.statusCode)
+    if (response.statusCode === 200 && response.json().token !== undefined) {
+      vars.TOKEN = response.json().token
+      vars.REFRESH = response.json().refreshToken
+    }
+  }
+  t.same(statuses, [200, 200, 200, 204], 'each line answers as its comment says')
+  t.equal((await me(app, { authorization: `Bearer ${vars.TOKEN as string}` })).statusCode, 401, 'logged out at the end')
 })

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 // The package as users load it: the built dist/ through package.json's "exports" (npm test builds first).
 const root = join(__dirname, '..')
 const names = ['AuthenticationError', 'USER_ID_KEY', 'BACKEND_KEY', 'DEFAULT_AUTH_BACKEND', 'SUPPORTED_BACKENDS',
-  'authenticate', 'login', 'logout', 'getUserFromSession', 'getUserFromJwt', 'getUserId', 'requireUser']
+  'authenticate', 'login', 'logout', 'getUserFromSession', 'getUserFromJwt', 'getUserId', 'requireUser', 'refresh', 'createMemoryLoginStore']
 
 function run (args: string[]): unknown {
   return JSON.parse(execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' }))

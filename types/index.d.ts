@@ -34,6 +34,13 @@ declare module 'fastify' {
     endOtherLogins (): Promise<number>
     /** Checks the current user's password and marks the login as just authenticated; 401 on a wrong one. */
     reauthenticate (password: string): Promise<void>
+    /**
+     * Spends a refresh token (`jwt.refresh`): the one given, else the refresh cookie's. Resolves to a new pair of the
+     * same login and sets `request.user`; 401 FST_AUTH_INVALID_REFRESH_TOKEN for every refused token.
+     */
+    refresh (refreshToken?: string): Promise<fastifyAuthHelpers.RefreshedTokens>
+    /** The access and refresh token that `login()` or `refresh()` issued on this request (with `jwt.refresh`), else null. */
+    issuedTokens (): fastifyAuthHelpers.RefreshedTokens | null
   }
 }
 
@@ -205,6 +212,39 @@ declare namespace fastifyAuthHelpers {
     storeTimeout?: number
     /** Tokens whose signature check fast-jwt remembers. Default 1000; 0 turns the cache off. */
     cacheSize?: number
+    /** Refresh tokens: rotated on every use, reuse ends the login. Needs `loginStore`. `true`: the defaults. */
+    refresh?: true | RefreshOptions
+  }
+
+  /** `jwt.refresh` (docs/refresh-tokens.md). */
+  export interface RefreshOptions {
+    /** How long one refresh token may go unused, within its login's lifetime: seconds or '14d'. Default '14d'. */
+    expiresIn?: number | string
+    /** Also send the refresh token as this HttpOnly, SameSite=Strict cookie, sent only to `path` (the refresh route). */
+    cookie?: RefreshCookieOptions
+    /** A spent refresh token came back: its login has been ended. Alert on it. */
+    onReuse?: (event: RefreshReuseEvent) => unknown
+  }
+
+  export interface RefreshCookieOptions extends Omit<CookieSerializeOptions, 'signed' | 'encode' | 'expires' | 'maxAge' | 'httpOnly' | 'sameSite' | 'path'> {
+    name: string
+    /** The refresh route's path: the browser sends the cookie there and nowhere else. */
+    path: string
+    httpOnly?: true
+    sameSite?: 'strict' | true
+  }
+
+  export interface RefreshReuseEvent {
+    /** Not enumerable, as on every event. */
+    request: FastifyRequest
+    userId: UserId
+    /** The ended login's `LoginInfo.id`. */
+    loginId: string
+  }
+
+  export interface RefreshedTokens {
+    accessToken: string
+    refreshToken: string
   }
 
   export type JwtBackendOptions = JwtCommonOptions & (
@@ -300,6 +340,9 @@ declare namespace fastifyAuthHelpers {
     remember: boolean | null
     userAgent: string | null
     ip: string | null
+    refreshHash?: string
+    refreshExpiresAt?: number
+    refreshSpent?: string[]
   }
 
   export interface LoginIndexEntry {
@@ -323,6 +366,8 @@ declare namespace fastifyAuthHelpers {
     removeEntry (indexKey: string, loginId: string): Promise<LoginIndexEntry | null>
     removeAllEntries (indexKey: string): Promise<Array<[string, LoginIndexEntry]>>
     entries (indexKey: string): Promise<Array<[string, LoginIndexEntry]>>
+    /** Compare-and-swap of one field; needed by `jwt.refresh`. */
+    swap? (key: string, field: keyof LoginRecord, expected: unknown, fields: Partial<LoginRecord>, expiresAt: number): Promise<boolean>
   }
 
   /** What `createRedisLoginStore` needs of a client: node-redis 4+ `createClient()` and `createCluster()` have it. */
@@ -331,7 +376,10 @@ declare namespace fastifyAuthHelpers {
     eval (script: string, options: { keys: string[], arguments: string[] }): PromiseLike<unknown>
   }
 
+  /** Has `swap` too, so it serves `jwt.refresh`. */
   export function createRedisLoginStore (client: RedisLoginClient, options?: { prefix?: string }): LoginStore
+  /** A login store in this process's memory, with `swap`: one instance (and tests). */
+  export function createMemoryLoginStore (options?: { now?: () => number }): LoginStore & Required<Pick<LoginStore, 'swap'>>
 
   /** Login lifetimes, in milliseconds. */
   export interface LoginLifetimeOptions {
@@ -370,6 +418,7 @@ declare namespace fastifyAuthHelpers {
   export function endOtherLogins (request: FastifyRequest): Promise<number>
   export function reauthenticate (request: FastifyRequest, password: string): Promise<void>
   export function requireUser (request: FastifyRequest): AuthUser
+  export function refresh (request: FastifyRequest, refreshToken?: string): Promise<RefreshedTokens>
 
   export const fastifyAuthHelpers: FastifyAuthHelpersPlugin
   export { fastifyAuthHelpers as default }

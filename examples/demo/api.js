@@ -14,6 +14,12 @@ const credentials = {
   }
 }
 
+const refreshBody = {
+  type: 'object',
+  required: ['refreshToken'],
+  properties: { refreshToken: { type: 'string', maxLength: 128 } }
+}
+
 /** What the API shows of a user: chosen fields, so the password hash can never leak out with the rest. */
 function publicUser (user) {
   return { id: user.id, username: user.username, name: user.name }
@@ -32,7 +38,16 @@ async function api (app, { refuseAttempt }) {
     if (refused !== undefined) return { statusCode: 429, error: 'Too Many Requests', message: refused }
     // A wrong password rejects with the plugin's AuthenticationError: Fastify answers it with its 401.
     const user = await request.authenticate(request.body.username, request.body.password)
-    return { token: await request.login({ user, backend: 'jwt' }) }
+    const token = await request.login({ user, backend: 'jwt' })
+    // With `jwt.refresh` on, login also issued a refresh token: the client keeps it and sends it to /api/refresh.
+    return { token, refreshToken: request.issuedTokens().refreshToken }
+  })
+
+  // A new access token, and a new refresh token in place of the one sent (which is spent: sending it again ends the
+  // login). Every refused token is the same 401 FST_AUTH_INVALID_REFRESH_TOKEN.
+  app.post('/refresh', { schema: { body: refreshBody }, bodyLimit: 1024 }, async function refreshToken (request) {
+    const { accessToken, refreshToken } = await request.refresh(request.body.refreshToken)
+    return { token: accessToken, refreshToken }
   })
 
   app.get('/me', async function me (request, reply) {

@@ -110,14 +110,14 @@ function sendPage (reply, html) {
  * Builds the demo app: the plugin on the session backend for the HTML pages, on the JWT backend for the JSON API.
  *
  * options: `hashOptions` (argon2 cost, the plugin's defaults when absent), `sessionStore` (@fastify/session's
- * MemoryStore when absent), `loginStore` (with any other session store: createRedisLoginStore), `sessionSecret`, `jwtSecret`, `loginLimit` ({ perAccount, perAddress, timeWindow }),
+ * MemoryStore when absent), `loginStore` (createMemoryLoginStore() when absent; createRedisLoginStore beside a Redis session store), `sessionSecret`, `jwtSecret`, `loginLimit` ({ perAccount, perAddress, timeWindow }),
  * `logger`.
  */
 async function buildDemo (options = {}) {
   const {
     hashOptions,
     sessionStore,
-    loginStore,
+    loginStore = auth.createMemoryLoginStore(),
     sessionSecret = randomBytes(32).toString('base64url'),
     jwtSecret = randomBytes(32).toString('base64url'),
     loginLimit = { perAccount: 5, perAddress: 20, timeWindow: '1 minute' },
@@ -145,9 +145,24 @@ async function buildDemo (options = {}) {
         maxAge: 8 * 60 * 60 * 1000
       }
     },
+    // Where logins are kept (sessions' and tokens'): in memory by default, in Redis with REDIS_URL (server.js). JWT
+    // logins kept here can be listed and ended, and refresh tokens need it: each is spent once, atomically.
     loginStore,
-    // The session stays the default backend: the API names `backend: 'jwt'` where it logs in and out.
-    jwt: { secret: jwtSecret, expiresIn: '15m', revoke: revocations.revoke, isRevoked: revocations.isRevoked }
+    // The session stays the default backend: the API names `backend: 'jwt'` where it logs in and out. Access tokens
+    // last 15 minutes; POST /api/refresh renews them with the refresh token, for as long as the login lives.
+    jwt: {
+      secret: jwtSecret,
+      expiresIn: '15m',
+      revoke: revocations.revoke,
+      isRevoked: revocations.isRevoked,
+      refresh: {
+        expiresIn: '14d',
+        onReuse ({ userId, loginId }) {
+          // A spent refresh token came back: two parties held it, the login is over. An app would alert here.
+          app.log.warn({ userId, loginId }, 'refresh token reuse: the login has been ended')
+        }
+      }
+    }
   })
   // Hashed at start with the plugin's own parameters, as a sign-up form would.
   users.add({

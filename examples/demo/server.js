@@ -3,7 +3,6 @@
 // `npm run demo`: the demo app on HOST:PORT (127.0.0.1:3000 by default). REDIS_URL keeps sessions in Redis,
 // LOG_LEVEL (default warn) sets the logger's level.
 
-const { createRedisLoginStore } = require('fastify-auth-helpers')
 const { buildDemo, DEMO_CREDENTIALS } = require('./app')
 
 /**
@@ -14,10 +13,12 @@ async function redisSessions (url) {
   // Loaded only when asked for: redis and connect-redis are development dependencies of this repository.
   const { createClient } = require('redis')
   const { RedisStore } = require('connect-redis')
+  const { createRedisLoginStore } = require('fastify-auth-helpers')
   const client = createClient({ url })
   await client.connect()
   return {
     store: new RedisStore({ client, prefix: 'demo-sess:' }),
+    // Login records (and refresh token hashes) beside the sessions, spent and ended atomically by single-key scripts.
     loginStore: createRedisLoginStore(client, { prefix: 'demo-sess:' }),
     close: () => client.close()
   }

@@ -9,6 +9,11 @@ import { withTimeout } from '../store'
 import { currentLogin, setCurrentLogin, type Logins } from '../logins'
 import type { LoginRecord } from '../login-store'
 import { isPromiseLike, isValidUserId, type Backend, type LoginPlan, type StoredLogin } from './backend'
+import { InvalidRefreshTokenError } from '../errors'
+import { newRefreshToken, parseRefreshToken, SPENT_KEPT, type RefreshedTokens, type RefreshingBackend, type UserCheck } from '../refresh'
+import { recordKey } from '../logins'
+import { sameAuthHash } from '../auth'
+import type { User } from '../options'
 
 /** What one request's token proved, and what the response must do with the token cookie. */
 interface TokenState {
@@ -20,6 +25,10 @@ interface TokenState {
   remember?: boolean | null
   /** The kept login made on this request, to end if the response is a 5xx. */
   made?: { handle: string, record: LoginRecord }
+  /** The refresh token cookie to send, as `cookie` is for the access token. */
+  refreshCookie?: string | null
+  /** The pair that login() or refresh() issued on this request, for `request.issuedTokens()`. */
+  issued?: RefreshedTokens
 }
 
 const kToken = Symbol('fastify-auth-helpers.jwt')
@@ -212,8 +221,14 @@ export interface JwtBackend extends Backend {
  * then carries its login's handle as `sid`, and a token whose login has ended stops authenticating at once (one
  * record read per request, like the session backend's). Without one, tokens stand alone until `exp`, as before.
  */
-export async function createJwtBackend (fastify: FastifyInstance, options: ResolvedJwtOptions, logins?: Logins): Promise<JwtBackend> {
-  const { cookie, revoke, isRevoked, storeTimeout, expiresIn } = options
+export async function createJwtBackend (fastify: FastifyInstance, options: ResolvedJwtOptions, logins?: Logins): Promise<JwtBackend & Partial<RefreshingBackend> & { issuedTokens: (request: FastifyRequest) => RefreshedTokens | null }> {
+  const { cookie, revoke, isRevoked, storeTimeout, expiresIn, refresh: refreshOptions } = options
+  // A refresh token is a one-time credential spent by compare-and-swap on its login's record: without a login store
+  // that can swap, neither one-time use nor ending the family is possible, so it fails here rather than quietly.
+  if (refreshOptions !== undefined && (logins === undefined || typeof logins.store.swap !== 'function')) {
+    throw new InvalidOptionError('`jwt.refresh` needs `loginStore`, a login store with `swap`: createRedisLoginStore(client) ' +
+      'for several instances, or createMemoryLoginStore() for one process (docs/refresh-tokens.md)')
+  }
   const jwts = await registerKeys(fastify, options)
   const signer = jwts[0] as JWT
   checkKeyPair(signer, options.keys[0])
@@ -244,6 +259,19 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
       const pending = token?.cookie
       if (pending === null) reply.clearCookie(cookie.name, cookie.options)
       else if (pending !== undefined) reply.setCookie(cookie.name, pending, token?.remember === false ? browserSessionOptions : setOptions)
+      done()
+    })
+  }
+
+  const refreshCookie = refreshOptions?.cookie
+  if (refreshCookie !== undefined) {
+    if (!fastify.hasRequestDecorator('cookies')) await fastify.register(fastifyCookie)
+    const persistent = { ...refreshCookie.options, maxAge: Math.floor((refreshOptions as { maxAge: number }).maxAge / 1000) }
+    fastify.addHook('onSend', function writeRefreshCookie (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction) {
+      const token = (request as TokenRequest)[kToken]
+      const pending = token?.refreshCookie
+      if (pending === null) reply.clearCookie(refreshCookie.name, refreshCookie.options)
+      else if (pending !== undefined && reply.statusCode < 500) reply.setCookie(refreshCookie.name, pending, token?.remember === false ? refreshCookie.options : persistent)
       done()
     })
   }
@@ -338,6 +366,85 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     return carriesHeader(request) || cookieToken(request) !== undefined
   }
 
+  /** A new access token of the login under `sid`: the same login (sid), a new jti. */
+  function accessToken (record: LoginRecord, sid: string): { token: string, claims: JwtClaims } {
+    const iat = Math.floor(Date.now() / 1000)
+    const claims: JwtClaims = Object.freeze({
+      [USER_ID_KEY]: record.userId,
+      [BACKEND_KEY]: 'jwt',
+      [AUTH_HASH_KEY]: record.authHash,
+      jti: randomBytes(16).toString('base64url'),
+      sid,
+      iat,
+      exp: iat + expiresIn
+    })
+    return { token: signer.sign(claims), claims }
+  }
+
+  /**
+   * The refresh itself (lib/refresh.ts says why it is built this way). Two login store round trips when it succeeds:
+   * the read, and the swap that spends the token. Nothing is written before the swap, so a store failure (503)
+   * spends nothing.
+   */
+  function refresher (refresh: NonNullable<ResolvedJwtOptions['refresh']>, logins: Logins): RefreshingBackend['refresh'] {
+    const swap = (logins.store.swap as NonNullable<typeof logins.store.swap>).bind(logins.store)
+    return async function refreshLogin (request, given, checkUser: UserCheck, onReuse) {
+      const state = stateOf(request)
+      const fromCookie = given === undefined && refresh.cookie !== undefined
+      const presented = fromCookie ? request.cookies?.[(refresh.cookie as { name: string }).name] : given
+      const refuse = (): never => {
+        // A cookie that did not work is dropped, so the browser stops sending it.
+        if (fromCookie && presented !== undefined) state.refreshCookie = null
+        throw new InvalidRefreshTokenError()
+      }
+      const parsed = parseRefreshToken(presented)
+      if (parsed === null) return refuse()
+      const { sid, hash } = parsed
+      const found = await logins.read(sid)
+      if (found === null || found.backend !== 'jwt' || typeof found.refreshHash !== 'string') return refuse()
+      const record = found
+      const ended = async (): Promise<never> => {
+        await logins.end({ handle: sid, record })
+        return refuse()
+      }
+      const reused = async (): Promise<never> => {
+        await logins.end({ handle: sid, record })
+        await onReuse(record)
+        return refuse()
+      }
+      // A store of the app's may drop an empty list: no spent hashes yet.
+      const spent = Array.isArray(record.refreshSpent) ? record.refreshSpent : []
+      if (!sameAuthHash(record.refreshHash, hash)) {
+        if (spent.includes(hash)) return await reused()
+        return refuse()
+      }
+      const now = logins.now()
+      if (!logins.isLive(record, now) || !(now < (record.refreshExpiresAt as number))) return refuse()
+      const user: User | null = await checkUser(record)
+      // The user is gone, inactive, or changed their password: the login is over, as on any other request.
+      if (user === null) return await ended()
+      const next = newRefreshToken(sid, refresh.maxAge, now)
+      const fields: Partial<LoginRecord> = {
+        ...next.fields,
+        refreshSpent: [hash, ...spent].slice(0, SPENT_KEPT),
+        seenAt: now
+      }
+      const updated = { ...record, ...fields }
+      // Lost to another refresh with this token (the swap finds another hash) or to the login's end (no record):
+      // either way this token has been used twice.
+      if (!await swap(recordKey(sid), 'refreshHash', hash, fields, logins.expiryOf(updated))) return await reused()
+      const { token, claims } = accessToken(updated, sid)
+      state.claims = claims
+      state.remember = updated.remember
+      setCurrentLogin(request, { backend: 'jwt', handle: sid, record: updated })
+      if (cookie !== undefined) state.cookie = token
+      if (refresh.cookie !== undefined) state.refreshCookie = next.token
+      const tokens = { accessToken: token, refreshToken: next.token }
+      state.issued = tokens
+      return { tokens, user }
+    }
+  }
+
   return {
     name: 'jwt',
     carries,
@@ -346,12 +453,21 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
 
     read,
 
-    async login (request, { record, renewing }: LoginPlan) {
+    async login (request, plan: LoginPlan) {
+      const { renewing } = plan
+      let { record } = plan
       const iat = Math.floor(Date.now() / 1000)
       const jti = randomBytes(16).toString('base64url')
       let sid: string | undefined
+      let refreshToken: string | undefined
       if (logins !== undefined) {
         sid = randomBytes(16).toString('base64url')
+        if (refreshOptions !== undefined) {
+          const issued = newRefreshToken(sid, refreshOptions.maxAge, logins.now())
+          refreshToken = issued.token
+          // A renewal moves the record to the new sid: the refresh token of the old one dies with it.
+          record = { ...record, ...issued.fields, refreshSpent: [] }
+        }
         const previous = renewing?.backend === 'jwt' && renewing.handle !== '' ? renewing : undefined
         if (previous === undefined) {
           await logins.open(sid, record)
@@ -376,13 +492,25 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
       if (sid !== undefined) state.made = { handle: sid, record }
       setCurrentLogin(request, { backend: 'jwt', handle: sid ?? '', record: sid === undefined ? untrackedRecord(claims) : record })
       if (cookie !== undefined) state.cookie = token
+      if (refreshToken !== undefined) {
+        state.issued = { accessToken: token, refreshToken }
+        if (refreshCookie !== undefined) state.refreshCookie = refreshToken
+      }
       return token
     },
+
+    issuedTokens (request) {
+      return (request as TokenRequest)[kToken]?.issued ?? null
+    },
+
+    ...(refreshOptions === undefined || logins === undefined ? {} : { refresh: refresher(refreshOptions, logins) }),
 
     async logout (request) {
       // Only verified claims are revoked: a forged token must not get someone else's jti revoked.
       if ((request as TokenRequest)[kToken] === null) await read(request)
       const state = stateOf(request)
+      // The browser sends the refresh cookie to the refresh route only, but takes its removal from any response.
+      if (refreshCookie !== undefined && (state.claims !== null || state.refreshCookie !== undefined)) state.refreshCookie = null
       const login = currentLogin(request)
       if (logins !== undefined && login?.backend === 'jwt' && login.handle !== '') await logins.end(login)
       if (login?.backend === 'jwt') setCurrentLogin(request, undefined)
