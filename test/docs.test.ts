@@ -61,12 +61,28 @@ const where = (block: Block): string => `${block.file}:${block.line}`
 const isCode = (block: Block): boolean => block.lang === 'js' || block.lang === 'ts'
 const isFragment = (block: Block): boolean => block.words.includes('fragment')
 const scenarioOf = (block: Block): string | undefined => block.words.find(word => word.startsWith('test='))?.slice(5)
+/** A recipe that a test of its own runs line for line (`tested-by=test/x.test.ts`): that test is its check. */
+const testedBy = (block: Block): string | undefined => block.words.find(word => word.startsWith('tested-by='))?.slice(10)
 
 t.test('every block has a language this test knows', async t => {
   t.ok(blocks.filter(isCode).length >= 8, 'the code blocks were found')
   for (const block of blocks) t.ok(LANGUAGES.has(block.lang), `${where(block)}: \`\`\`${block.lang}`)
   for (const block of blocks.filter(block => !isCode(block))) t.notOk(block.words.length, `${where(block)}: no words after ${block.lang}`)
   for (const block of blocks.filter(isFragment)) t.notOk(scenarioOf(block), `${where(block)}: a fragment is not run, so it has no scenario`)
+})
+
+t.test('a recipe run by a test of its own appears in that test line for line, in order', async t => {
+  for (const block of blocks.filter(block => testedBy(block) !== undefined)) {
+    const file = join(root, testedBy(block) as string)
+    t.ok(existsSync(file), `${where(block)}: ${testedBy(block) as string} exists`)
+    const test = existsSync(file) ? readFileSync(file, 'utf8').split('\n').map(line => line.trim()) : []
+    let at = 0
+    for (const line of block.code.split('\n').map(line => line.trim()).filter(line => line !== '')) {
+      const found = test.indexOf(line, at)
+      t.ok(found >= 0, `${where(block)}: \`${line}\` is in ${testedBy(block) as string}, after the line before it`)
+      if (found >= 0) at = found + 1
+    }
+  }
 })
 
 /** The packages a block imports: bare names, without subpaths, not Node's own. */
@@ -157,7 +173,7 @@ function context (block: Block): string {
   return lines.join('\n') + '\nexport {}\n'
 }
 
-const typeChecked = blocks.filter(block => block.lang === 'ts')
+const typeChecked = blocks.filter(block => block.lang === 'ts' && testedBy(block) === undefined)
 const modes: Array<[string, ts.CompilerOptions]> = [
   ['module nodenext', { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext }],
   ['moduleResolution bundler', { module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler }]
@@ -415,7 +431,7 @@ const scenarios: Record<string, Scenario> = {
   }
 }
 
-const run = blocks.filter(block => isCode(block) && !isFragment(block))
+const run = blocks.filter(block => isCode(block) && !isFragment(block) && testedBy(block) === undefined)
 for (const block of run) {
   const needsRedis = block.code.includes('REDIS_URL')
   const skip = !built ? 'run `npm run build` first' : needsRedis && redisSkipReason()

@@ -138,7 +138,7 @@ async function buildLimitedApp (t: { teardown: (fn: () => unknown) => void }, us
 /**
  * The README's rate-limit recipe on POST /login, plus variants on other paths that each change one line of it:
  * /login-raw-key keys on the username as typed, /login-on-request runs the limiter before the body is parsed,
- * /login-short has a 300 ms window so a test can wait it out, and /login-failures-only counts failed attempts only
+ * /login-short has a 2 s window so a test can wait it out, and /login-failures-only counts failed attempts only
  * (peek first, count on failure), the variant the README warns against. Returns the recipe's key function.
  */
 async function limitedLoginRoutes (app: FastifyInstance): Promise<LimitedApp['loginAttemptKey']> {
@@ -178,7 +178,7 @@ async function limitedLoginRoutes (app: FastifyInstance): Promise<LimitedApp['lo
   const rawKey = (request: FastifyRequest): string => `login:${(request.body as { username: string }).username}`
   app.post('/login-raw-key', { config: { rateLimit: { ...loginRateLimit, keyGenerator: rawKey } } }, variant)
   app.post('/login-on-request', { config: { rateLimit: { ...loginRateLimit, hook: 'onRequest' } } }, variant)
-  app.post('/login-short', { config: { rateLimit: { ...loginRateLimit, timeWindow: 300 } } }, variant)
+  app.post('/login-short', { config: { rateLimit: { ...loginRateLimit, timeWindow: 2000 } } }, variant)
   const failuresOnly = app.createRateLimit({ max: 5, timeWindow: '15 minutes', keyGenerator: loginAttemptKey })
   app.post('/login-failures-only', async (request, reply) => {
     const status = await failuresOnly(request, { increment: false })
@@ -231,7 +231,7 @@ t.test('rate-limit recipe: the window passes and the account logs in again', asy
   const { app } = await buildLimitedApp(t)
   for (let i = 1; i <= 5; i++) t.equal((await attempt(app, 'alice', GUESS, '/login-short')).statusCode, 401)
   t.equal((await attempt(app, 'alice', PASSWORD, '/login-short')).statusCode, 429)
-  await new Promise(resolve => setTimeout(resolve, 350))
+  await new Promise(resolve => setTimeout(resolve, 2100))
   const after = await attempt(app, 'alice', PASSWORD, '/login-short')
   t.equal(after.statusCode, 200, 'after the window the right password works')
 })

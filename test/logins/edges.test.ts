@@ -1,0 +1,109 @@
+import t from 'tap'
+import { MemoryStore } from '@fastify/session'
+import type { FastifyRequest } from 'fastify'
+import { Logins, recordKey, indexKey } from '../../lib/logins'
+import { sessionStoreLogins, type FullLoginStore, type LoginRecord } from '../../lib/login-store'
+import { createRedisLoginStore } from '../../lib/redis-login-store'
+import { DEFAULT_LIFETIME } from '../../lib/options'
+
+// The Logins class driven directly, for the cases a request rarely produces: a record gone before its index entry,
+// an entry that a renewal moved while it was being ended or listed, expired logins met by endLogin(s), device text.
+
+function setup () {
+  let time = 1_700_000_000_000
+  const clock = { now: () => time, advance: (ms: number) => { time += ms } }
+  const map = new Map<string, unknown>()
+  const store = sessionStoreLogins(new MemoryStore(map as never) as never, true, clock.now) as FullLoginStore
+  const logins = new Logins(store, { ...DEFAULT_LIFETIME, now: clock.now })
+  return { clock, map, store, logins }
+}
+
+function request (headers: Record<string, string>, ip = '203.0.113.9'): FastifyRequest {
+  return { headers, ip } as unknown as FastifyRequest
+}
+
+function record (logins: Logins, userId = 1): LoginRecord {
+  return logins.newRecord(request({ 'user-agent': 'Firefox' }), { userId, authHash: 'h'.repeat(43), backend: 'session', remember: null })
+}
+
+t.test('device text: none when absent or empty, cut at 256 characters', async t => {
+  const { logins } = setup()
+  const none = logins.newRecord(request({}, ''), { userId: 1, authHash: 'x', backend: 'session', remember: null })
+  t.equal(none.userAgent, null)
+  t.equal(none.ip, null)
+  const long = logins.newRecord(request({ 'user-agent': 'A'.repeat(5000) }), { userId: 1, authHash: 'x', backend: 'jwt', remember: false })
+  t.equal(long.userAgent?.length, 256)
+  t.equal(long.expiresAt - long.createdAt, DEFAULT_LIFETIME.browserSessionMaxAge, 'remember: false has the short lifetime')
+})
+
+t.test('ending a login that a renewal moved meanwhile ends it under both handles', async t => {
+  const { store, logins } = setup()
+  const login = record(logins)
+  await logins.open('old-handle', login)
+  // What a renewal on another request leaves: the record under a new handle, and the index entry pointing there.
+  await store.create(recordKey('new-handle'), login, login.expiresAt)
+  t.ok(await store.replaceEntry(indexKey(1), login.id, { handle: 'new-handle', expiresAt: login.expiresAt }))
+  await logins.end({ handle: 'old-handle', record: login })
+  t.equal(store.get(recordKey('old-handle')), null, 'the record this request knew is gone')
+  t.equal(store.get(recordKey('new-handle')), null, 'and so is the one the renewal made')
+  t.same(await store.entries(indexKey(1)), [])
+})
+
+t.test('endLogin and endLogins on a login whose record has gone or expired end nothing live', async t => {
+  const { clock, store, logins } = setup()
+  const gone = record(logins)
+  await logins.open('gone', gone)
+  await store.delete(recordKey('gone'))
+  t.equal(await logins.endById(1, gone.id), false, 'an entry without a record is no live login')
+
+  const expired = record(logins)
+  await logins.open('expired', expired)
+  clock.advance(DEFAULT_LIFETIME.maxAge + 1)
+  t.equal(await logins.endById(1, expired.id), false, 'an expired login is not reported as ended')
+
+  const a = record(logins)
+  await logins.open('a', a)
+  const b = record(logins)
+  await logins.open('b', b)
+  clock.advance(DEFAULT_LIFETIME.maxAge + 1)
+  const c = record(logins)
+  await logins.open('c', c)
+  t.equal(await logins.endAll(1), 1, 'endLogins counts only the live one')
+  t.same(await store.entries(indexKey(1)), [])
+})
+
+t.test('a listing that finds an entry a renewal moved puts it back', async t => {
+  const { store, logins } = setup()
+  const login = record(logins)
+  await logins.open('new-handle', login)
+  // The listing read the entry before the renewal moved it: it names a handle with no record any more.
+  const stale: FullLoginStore = Object.create(store, {
+    entries: { value: async () => [[login.id, { handle: 'old-handle', expiresAt: login.expiresAt }]] }
+  })
+  const listing = new Logins(stale, logins.lifetime)
+  t.same(await listing.list(1), [], 'the stale entry is not listed')
+  t.same(await store.entries(indexKey(1)), [[login.id, { handle: 'new-handle', expiresAt: login.expiresAt }]],
+    'and the moved entry is still in the index')
+  t.equal((await logins.list(1)).length, 1, 'so the login is listed again')
+})
+
+t.test('a store without the capabilities refuses what needs them, by name', async t => {
+  const { store } = setup()
+  const plain = new Logins({ get: store.get, create: store.create, delete: store.delete }, { ...DEFAULT_LIFETIME, now: Date.now })
+  await t.rejects(plain.endById(1, 'x'), { code: 'FST_AUTH_LOGIN_STORE_UNSUPPORTED', message: /endLogin\(\)/ })
+  await t.rejects(plain.list(1), { code: 'FST_AUTH_LOGIN_STORE_UNSUPPORTED', message: /listLogins\(\)/ })
+})
+
+t.test('the Redis store: keys under auth: by default, and a reply that is no list reads as nothing', async t => {
+  const calls: string[][] = []
+  const client = {
+    hGetAll: async (key: string) => { calls.push(['HGETALL', key]); return {} },
+    eval: async (_script: string, options: { keys: string[], arguments: string[] }) => { calls.push(['EVAL', ...options.keys]); return null }
+  }
+  const store = createRedisLoginStore(client)
+  t.equal(await store.get('auth-login:x'), null)
+  t.equal(await store.take('auth-login:x'), null)
+  t.same(await store.removeAllEntries('auth-user:1'), [])
+  t.equal(await store.removeEntry('auth-user:1', 'id'), null)
+  t.same(calls, [['HGETALL', 'auth:auth-login:x'], ['EVAL', 'auth:auth-login:x'], ['EVAL', 'auth:auth-user:1'], ['EVAL', 'auth:auth-user:1']])
+})
