@@ -12,7 +12,7 @@ import { redisFor, redisSkipReason } from './redis/server'
 //   the docs name (SESSION_SECRET, JWT_SECRET, REDIS_URL: a redis-server of the test's own), until their top level
 //   has run (they listen or are ready); a `test=<name>` word in the info string names the scenario below, played
 //   over real HTTP on http://localhost, with a cookie jar that keeps what a browser keeps.
-// - ```ts and ```ts fragment blocks are type-checked as modules, under module nodenext and under moduleResolution
+// - ```js fragment blocks are parsed; ```ts and ```ts fragment blocks are type-checked as modules, under module nodenext and under moduleResolution
 //   bundler, strict, skipLibCheck false; a block that declares into other modules is checked alone. A fragment is code that continues an app: it is checked,
 //   not run, with `app`, `users` and `redis` declared for it when it uses them without declaring them.
 // - every package a block imports is named by an `npm install` line of README.md or of the block's own file, and
@@ -251,6 +251,13 @@ for (const [mode, resolution] of modes) {
     t.same(format(libraries, () => undefined), [], 'the declaration files the blocks import')
   })
 }
+
+t.test('the js fragments parse', async t => {
+  for (const block of blocks.filter(block => block.lang === 'js' && isFragment(block))) {
+    const { diagnostics = [] } = ts.transpileModule(block.code, { reportDiagnostics: true, compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } })
+    t.same(format(diagnostics, () => block), [], where(block))
+  }
+})
 
 // The program's harness: the docs say `port: 3000`, the test takes a free port, and the program's top level having
 // run (or thrown) is reported on stdout.
