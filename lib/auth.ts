@@ -442,7 +442,7 @@ export async function reauthenticate (request: FastifyRequest, password: unknown
   const login = requireLogin(request)
   const fail = failure(request, state, null)
   if (!isPassword(state, password)) return await fail('invalid-input')
-  if (state.hasher.full) throw new BusyError()
+  // No user lookup to spare here: a full argon2 queue refuses the verify itself with BusyError.
   await checkPassword(request, state, request.user as User, password, fail)
   const logins = login.handle === '' ? undefined : backendNamed(state, login.backend).logins(request)
   if (logins === undefined || !logins.full) throw new LoginStoreUnsupportedError('reauthenticate()')

@@ -328,3 +328,71 @@ t.test('login lifetime options are validated', async t => {
   await t.rejects(build(t, { plugin: { loginStore: { get () {} } } }), { code: 'FST_AUTH_INVALID_OPTION', message: /loginStore\.create/ })
   await t.rejects(build(t, { plugin: { loginStore: 'redis' } }), { code: 'FST_AUTH_INVALID_OPTION', message: /loginStore/ })
 })
+
+t.test('JWT logins kept in a store: a renewal keeps the login, loses to a logout, and a 5xx ends the login it made', async t => {
+  const users = new TestUsers()
+  users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+  const memory = sessionStoreLogins(new MemoryStore() as never, true, Date.now)
+  let failEnd = false
+  const loginStore = { ...memory, removeEntry: (...args: Parameters<NonNullable<typeof memory.removeEntry>>) => failEnd ? Promise.reject(new Error('down')) : (memory.removeEntry as NonNullable<typeof memory.removeEntry>)(...args) }
+  let release: () => void = () => {}
+  let held = Promise.resolve()
+  const logs: string[] = []
+  const { app } = await build(t, {
+    users,
+    fastify: { logger: { level: 'error', stream: { write: (line: string) => { logs.push(line) } } } },
+    plugin: { defaultBackend: 'jwt', jwt: { secret: JWT_SECRET }, loginStore },
+    extend: (app) => {
+      app.post('/renew', { preHandler: app.requireUser }, async (request) => {
+        await held
+        return { token: await request.login({ user: request.user as NonNullable<typeof request.user> }) }
+      })
+      app.post('/login-then-fail', async (request, reply) => {
+        await request.login({ user: await request.authenticate('ann', 'pw') })
+        return reply.code(500).send({ failed: true })
+      })
+    }
+  })
+  const token = (await app.inject({ method: 'POST', url: '/login', payload: { username: 'ann', password: 'pw' } })).json().token as string
+  const bearer = (value: string) => ({ authorization: `Bearer ${value}` })
+  const renewed = await app.inject({ method: 'POST', url: '/renew', headers: bearer(token) })
+  t.equal(renewed.statusCode, 200)
+  const next = renewed.json().token as string
+  t.equal((await app.inject({ url: '/me', headers: bearer(next) })).statusCode, 200, 'the renewed token works')
+  t.equal((await app.inject({ url: '/me', headers: bearer(token) })).statusCode, 401, 'the token before it does not')
+  t.equal((await app.listLogins(1)).length, 1, 'still one login')
+
+  held = new Promise<void>(resolve => { release = resolve })
+  const renewing = app.inject({ method: 'POST', url: '/renew', headers: bearer(next) })
+  await new Promise(resolve => setTimeout(resolve, 20))
+  t.equal((await app.inject({ method: 'POST', url: '/logout', headers: bearer(next) })).statusCode, 200)
+  release()
+  t.equal((await renewing).statusCode, 401, 'a renewal that a logout overtook is refused')
+  t.same(await app.listLogins(1), [], 'and no login is left')
+
+  const failed = await app.inject({ method: 'POST', url: '/login-then-fail' })
+  t.equal(failed.statusCode, 500)
+  t.same(await app.listLogins(1), [], 'the login a 5xx made is ended in the store too')
+  failEnd = true
+  t.equal((await app.inject({ method: 'POST', url: '/login-then-fail' })).statusCode, 500)
+  t.ok(logs.some(line => line.includes('could not end the record of a failed token login')), 'a failure to end it is logged')
+})
+
+t.test('reauthenticate on a JWT login that no store keeps says what it needs', async t => {
+  const users = new TestUsers()
+  users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+  const { app } = await build(t, {
+    users,
+    plugin: { defaultBackend: 'jwt', jwt: { secret: JWT_SECRET } },
+    extend: (app) => {
+      app.post('/confirm', { preHandler: app.requireUser }, async (request) => {
+        await request.reauthenticate('pw')
+        return {}
+      })
+    }
+  })
+  const token = (await app.inject({ method: 'POST', url: '/login', payload: { username: 'ann', password: 'pw' } })).json().token as string
+  const response = await app.inject({ method: 'POST', url: '/confirm', headers: { authorization: `Bearer ${token}` } })
+  t.equal(response.statusCode, 500)
+  t.equal(response.json().code, 'FST_AUTH_LOGIN_STORE_UNSUPPORTED')
+})

@@ -201,3 +201,13 @@ t.test('session.cacheSize: 0 through the plugin: every request checks its cookie
   t.equal((await app.inject({ method: 'POST', url: '/logout', headers: { cookie } })).statusCode, 200)
   t.same((await app.inject({ url: '/whoami', headers: { cookie } })).json(), { user: null, id: null })
 })
+
+t.test('with the cache off, a value that is not a string is refused as @fastify/cookie\'s signer refuses it', async t => {
+  const off = cachingSigner(SECRET, undefined, 0)
+  const plain = new Signer(SECRET)
+  t.throws(() => plain.unsign(5 as never), TypeError)
+  t.throws(() => off.unsign(5 as never), TypeError)
+  const signed = plain.sign('abc')
+  t.same(off.prime(signed), plain.unsign(signed), 'prime answers as the signer does')
+  t.same(off.unsign(signed), plain.unsign(signed), 'and the next unsign of it gets the same answer')
+})

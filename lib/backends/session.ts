@@ -136,14 +136,8 @@ export function prefetchLoginRecord (cookieName: string, cookiePrefix: string, s
     if (raw !== undefined && raw.startsWith(cookiePrefix) && raw.lastIndexOf('.') === cookiePrefix.length + LOGIN_SESSION_ID_LENGTH) {
       const unsigned = signer.prime(raw.slice(cookiePrefix.length))
       if (unsigned.valid && typeof unsigned.value === 'string') {
-        let answer: Prefetched['answer']
-        try {
-          answer = logins.read(unsigned.value)
-        } catch {
-          // The read is asked again, and fails where it can be reported.
-          done()
-          return
-        }
+        // The store wrappers (lib/store.ts, lib/login-store.ts) answer a failing store with a rejection, never a throw.
+        const answer = logins.read(unsigned.value)
         if (answer instanceof Promise) answer.then(noop, noop)
         ;(request as PrefetchingRequest)[kPrefetched] = { handle: unsigned.value, answer }
       }

@@ -107,3 +107,65 @@ t.test('the Redis store: keys under auth: by default, and a reply that is no lis
   t.equal(await store.removeEntry('auth-user:1', 'id'), null)
   t.same(calls, [['HGETALL', 'auth:auth-login:x'], ['EVAL', 'auth:auth-login:x'], ['EVAL', 'auth:auth-user:1'], ['EVAL', 'auth:auth-user:1']])
 })
+
+t.test('a renewal that changes remember changes the lifetime, counted from the login\'s creation', async t => {
+  const { clock, logins } = setup()
+  const first = logins.newRecord(request({}), { userId: 1, authHash: 'x', backend: 'session', remember: false })
+  clock.advance(60_000)
+  const kept = logins.renewedRecord(first, { authHash: 'y', remember: undefined })
+  t.equal(kept.expiresAt, first.expiresAt, 'the same remember: the same end')
+  const remembered = logins.renewedRecord(first, { authHash: 'y', remember: true })
+  t.equal(remembered.expiresAt, first.createdAt + DEFAULT_LIFETIME.maxAge, 'remember: true: the long lifetime from creation')
+  t.equal(remembered.createdAt, first.createdAt)
+})
+
+t.test('over a store with get, create and delete only, a renewal of a login that has gone fails', async t => {
+  const { store, logins } = setup()
+  const plain = new Logins({ get: store.get, create: store.create, delete: store.delete }, logins.lifetime)
+  const login = record(logins)
+  await plain.open('h1', login)
+  const other = { ...record(logins), id: 'another-login-id-000000' }
+  t.equal(await plain.renew({ backend: 'session', handle: 'h1', record: other }, 'h2', other), false, 'another login under that handle')
+  await store.delete(recordKey('h1'))
+  t.equal(await plain.renew({ backend: 'session', handle: 'h1', record: login }, 'h2', login), false, 'no login under that handle')
+  t.equal(store.get(recordKey('h2')), null, 'and nothing was written for it')
+})
+
+t.test('endOtherLogins meets an expired login: ended, not counted; a listing beside a current login drops expired ones', async t => {
+  const { clock, logins, store } = setup()
+  const old = record(logins)
+  await logins.open('old', old)
+  clock.advance(DEFAULT_LIFETIME.maxAge - 1000)
+  const current = record(logins)
+  await logins.open('current', current)
+  clock.advance(2000)
+  const carried = { backend: 'session' as const, handle: 'current', record: current }
+  t.equal((await logins.list(1, carried)).length, 1, 'the expired one is not listed')
+  await logins.open('old', old)
+  await store.addEntry(indexKey(1), old.id, { handle: 'old', expiresAt: old.expiresAt + 10_000 }, clock.now())
+  t.equal(await logins.endAll(1, carried), 0, 'the expired login is ended but not counted')
+  t.same((await store.entries(indexKey(1))).map(([id]) => id), [current.id], 'the current login stays')
+})
+
+t.test('the MemoryStore login store: a failing get is a rejection, ENOENT an entry that is not there', async t => {
+  const answers: Array<{ code?: string }> = [new Error('down'), Object.assign(new Error('none'), { code: 'ENOENT' })]
+  const failing = {
+    get: (_id: string, callback: (error?: unknown, value?: unknown) => void) => callback(answers.shift()),
+    set: (_id: string, _value: unknown, callback: (error?: unknown) => void) => callback(),
+    destroy: (_id: string, callback: (error?: unknown) => void) => callback()
+  }
+  const store = sessionStoreLogins(failing, true, Date.now) as FullLoginStore
+  await t.rejects(store.take('k'), /down/)
+  t.equal(await store.take('k'), null)
+})
+
+t.test('the demo names a login without a user agent or an address plainly', async t => {
+  const page = require('../../examples/demo/page.js') as { signedIn: (args: object) => string }
+  const html = page.signedIn({
+    csrfToken: 't',
+    user: { id: 1, username: 'ann', name: 'Ann' },
+    logins: [{ id: 'x', backend: 'session', createdAt: new Date(0), lastSeenAt: new Date(0), expiresAt: null, userAgent: null, ip: null, current: false }]
+  })
+  t.match(html, /Unknown device/)
+  t.match(html, /unknown address/)
+})
