@@ -1,28 +1,12 @@
 import t from 'tap'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Page, type Response } from 'playwright-core'
+import { chromium } from 'playwright-core'
 import { startDemo } from '../demo-process'
+import { CHROMIUM, skip, submit, USERNAME, PASSWORD } from '../browser'
 
 // `npm run demo` driven by a real browser: Debian's Chromium through playwright-core (which downloads no browser).
-
-const CHROMIUM = '/usr/bin/chromium'
-const USERNAME = 'demo@example.com'
-const PASSWORD = 'correct horse battery staple'
-
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is not installed: the browser test needs Debian's Chromium (apt-get install chromium)`
-
-async function submit (page: Page, selector: string): Promise<Response> {
-  const [response] = await Promise.all([
-    page.waitForResponse(response => response.request().method() === 'POST'),
-    page.click(selector)
-  ])
-  await page.waitForLoadState('load')
-  return response
-}
 
 t.test('a visitor signs in and out of the demo in Chromium', { skip }, async t => {
   const demo = await startDemo(t)

@@ -1,26 +1,10 @@
 import t from 'tap'
-import { existsSync } from 'node:fs'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { startDemo } from '../demo-process'
+import { CHROMIUM, skip, submit, USERNAME, PASSWORD } from '../browser'
 
 // Issue 17 in a real browser: two browser contexts (two devices, each with its own cookies) sign in to `npm run
 // demo`; one sees both in its list and signs the other out, which is then signed out at its next page load.
-
-const CHROMIUM = '/usr/bin/chromium'
-const USERNAME = 'demo@example.com'
-const PASSWORD = 'correct horse battery staple'
-
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is not installed: the browser test needs Debian's Chromium (apt-get install chromium)`
-
-async function submit (page: Page, selector: string): Promise<void> {
-  await Promise.all([
-    page.waitForResponse(response => response.request().method() === 'POST'),
-    page.click(selector)
-  ])
-  await page.waitForLoadState('load')
-}
 
 async function signIn (context: BrowserContext, url: string): Promise<Page> {
   const page = await context.newPage()

@@ -1,31 +1,17 @@
 import t from 'tap'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type Page, type Response } from 'playwright-core'
+import { chromium, type Page } from 'playwright-core'
 import { startDemo } from '../demo-process'
+import { CHROMIUM, skip, submit, USERNAME } from '../browser'
 
 // The demo's password paths in Debian's Chromium: change the password while signed in, then forget it, follow the
 // mailed link from the outbox page, set a new one and sign in with it; the old password and the old link are dead.
 
-const CHROMIUM = '/usr/bin/chromium'
-const USERNAME = 'demo@example.com'
 const FIRST = 'correct horse battery staple'
 const SECOND = 'a second, changed passphrase'
 const THIRD = 'a third passphrase, from the link'
-
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is not installed: the browser test needs Debian's Chromium (apt-get install chromium)`
-
-async function submit (page: Page, selector: string): Promise<Response> {
-  const [response] = await Promise.all([
-    page.waitForResponse(response => response.request().method() === 'POST'),
-    page.click(selector)
-  ])
-  await page.waitForLoadState('load')
-  return response
-}
 
 async function signIn (page: Page, url: string, password: string): Promise<number> {
   await page.goto(url)
