@@ -177,7 +177,9 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, rawOptions: RawOpti
   // other instance of the app.
   const jwt = options.jwt === undefined ? undefined : await createJwtBackend(fastify, options.jwt, own?.full === true ? own : undefined)
   backends.jwt = jwt
-  if (logins !== undefined && !logins.full && (options.lifetime.idleTimeout > 0)) {
+  // Without a store known now (the app registered @fastify/session itself) nothing would write `seenAt`, and an idle
+  // timeout would end logins in use.
+  if (options.lifetime.idleTimeout > 0 && logins?.full !== true) {
     throw new InvalidOptionError('`logins.idleTimeout` needs a login store that can update logins atomically: pass ' +
       '`loginStore` (createRedisLoginStore(client) for Redis), or keep the default MemoryStore')
   }

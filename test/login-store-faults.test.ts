@@ -1,6 +1,11 @@
 import t from 'tap'
 import { MemoryStore } from '@fastify/session'
-import { build, hashOf, loginAs, TestUsers } from './helper'
+import Fastify from 'fastify'
+import fastifyCookie from '@fastify/cookie'
+import fastifySession from '@fastify/session'
+import auth from '../lib/index'
+import { build, hashOf, loginAs, TEST_HASH_OPTIONS, TestUsers } from './helper'
+import { JWT_SECRET } from './jwt-helper'
 import { sessionStoreLogins, timedLoginStore, type LoginStore } from '../lib/login-store'
 
 // The app's own login store, failing on purpose: every failure and every hang is a 503 with a stable code, never a
@@ -117,5 +122,25 @@ t.test('app.listLogins and app.endLogins refuse what is not a user id', async t 
   for (const id of [null, {}, '', 1.5, 'x'.repeat(600)]) {
     await t.rejects(app.listLogins(id as never), { code: 'FST_AUTH_INVALID_OPTION' })
     await t.rejects(app.endLogins(id as never), { code: 'FST_AUTH_INVALID_OPTION' })
+  }
+})
+
+t.test('an idle timeout with no login store known at registration fails there, not by ending logins in use', async t => {
+  const users = new TestUsers()
+  for (const setup of ['own @fastify/session', 'tokens only'] as const) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    if (setup === 'own @fastify/session') {
+      await app.register(fastifyCookie)
+      await app.register(fastifySession, { secret: 'x'.repeat(32), cookie: { secure: false } })
+    }
+    const registering = app.register(auth, {
+      users,
+      authHashSecret: 'y'.repeat(32),
+      hashOptions: TEST_HASH_OPTIONS,
+      logins: { idleTimeout: 30 * 60_000 },
+      ...(setup === 'tokens only' ? { defaultBackend: 'jwt', jwt: { secret: JWT_SECRET } } : {})
+    } as never)
+    await t.rejects(registering.ready(), { code: 'FST_AUTH_INVALID_OPTION', message: /idleTimeout.*loginStore/ }, setup)
   }
 })
