@@ -383,5 +383,3 @@ export class Logins {
     return updated
   }
 }
-
-export { isFullLoginStore }

@@ -396,3 +396,42 @@ t.test('reauthenticate on a JWT login that no store keeps says what it needs', a
   t.equal(response.statusCode, 500)
   t.equal(response.json().code, 'FST_AUTH_LOGIN_STORE_UNSUPPORTED')
 })
+
+t.test('with a login store, a token made without one (no sid) is not taken: nothing could end it', async t => {
+  const users = new TestUsers()
+  users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+  const stateless = await build(t, { users, plugin: { defaultBackend: 'jwt', jwt: { secret: JWT_SECRET }, authHashSecret: 'z'.repeat(32) } })
+  const kept = await build(t, {
+    users,
+    plugin: {
+      defaultBackend: 'jwt',
+      jwt: { secret: JWT_SECRET },
+      authHashSecret: 'z'.repeat(32),
+      loginStore: sessionStoreLogins(new MemoryStore() as never, true, Date.now)
+    }
+  })
+  const token = (await stateless.app.inject({ method: 'POST', url: '/login', payload: { username: 'ann', password: 'pw' } })).json().token as string
+  const bearer = { authorization: `Bearer ${token}` }
+  t.equal((await stateless.app.inject({ url: '/me', headers: bearer })).statusCode, 200, 'it works where it was made')
+  t.equal((await kept.app.inject({ url: '/me', headers: bearer })).statusCode, 401, 'and not where logins are kept')
+})
+
+t.test('a session login over a session whose own login this request did not read ends that login', async t => {
+  const users = new TestUsers()
+  users.add({ id: 1, username: 'ann', password: await hashOf('pw') })
+  users.add({ id: 2, username: 'bob', password: await hashOf('pw2') })
+  const { app } = await build(t, {
+    users,
+    plugin: { jwt: { secret: JWT_SECRET } },
+    extend: (app) => {
+      app.post('/api/login', async (request) => ({ token: await request.login({ user: await request.authenticate('bob', 'pw2'), backend: 'jwt' }) }))
+    }
+  })
+  const cookie = await loginAs(app, 'ann', 'pw')
+  const token = (await app.inject({ method: 'POST', url: '/api/login' })).json().token as string
+  // The bearer token decides this request, so ann's session login is never read; logging bob into the session ends it.
+  const response = await app.inject({ method: 'POST', url: '/login-id', payload: { userId: 2 }, headers: { cookie, authorization: `Bearer ${token}` } })
+  t.equal(response.statusCode, 200)
+  t.equal(await who(app, cookie), null, 'ann\'s old session cookie is dead')
+  t.equal(await who(app, cookieFrom(response) as string), 'bob')
+})
