@@ -233,7 +233,8 @@ export function createMemoryLoginStore (options: { now?: () => number } = {}): F
   return sessionStoreLogins(new MemoryStore() as SessionStore, true, options.now ?? Date.now) as FullLoginStore & Pick<Required<LoginStore>, 'swap'>
 }
 
-function isThenable (value: unknown): value is PromiseLike<unknown> {
+/** Whether a store's answer is a promise (or any thenable) rather than the value itself. */
+export function isThenable (value: unknown): value is PromiseLike<unknown> {
   return typeof (value as { then?: unknown } | null)?.then === 'function'
 }
 

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { BackendName } from './constants'
-import { fullStore, isFullLoginStore, type FullLoginStore, type IndexEntry, type LoginRecord, type LoginStore } from './login-store'
-import { isPromiseLike } from './backends/backend'
-import type { UserId } from './options'
-import type { LoginInfo } from '../types/index'
+import {
+  fullStore, isFullLoginStore, isThenable, type FullLoginStore, type IndexEntry, type LoginRecord, type LoginStore
+} from './login-store'
+import type { LoginInfo, UserId } from '../types/index'
 
 /** The login a request carries (read in onRequest) or made (login()), until the request ends. */
 export interface CurrentLogin {
@@ -59,7 +59,7 @@ export function loginEndedListener (hook: ((event: LoginEndedEvent) => unknown) 
     Object.defineProperty(event, 'request', { enumerable: false })
     try {
       const answer = hook(event)
-      if (isPromiseLike(answer)) Promise.resolve(answer).then(undefined, failed)
+      if (isThenable(answer)) Promise.resolve(answer).then(undefined, failed)
     } catch (err) {
       failed(err)
     }
@@ -124,7 +124,7 @@ export class Logins {
   /** The record under a handle; without a promise when the store answers synchronously. */
   read (handle: string): LoginRecord | null | Promise<LoginRecord | null> {
     const answer = this.store.get(recordKey(handle))
-    if (isPromiseLike(answer)) return Promise.resolve(answer).then(value => value ?? null)
+    if (isThenable(answer)) return Promise.resolve(answer).then(value => value ?? null)
     return answer ?? null
   }
 
@@ -223,7 +223,7 @@ export class Logins {
       // An express-session store can only read, then delete: a logout on another instance between the two is not
       // seen (README, "Login stores"). In one process the read sees any logout that has finished.
       const answer = store.get(recordKey(previous.handle))
-      const found = isPromiseLike(answer) ? await answer : answer
+      const found = isThenable(answer) ? await answer : answer
       if (found == null || found.id !== previous.record.id) return false
       await store.delete(recordKey(previous.handle))
       await store.create(recordKey(handle), record, this.expiryOf(record))
@@ -321,7 +321,7 @@ export class Logins {
     const now = this.now()
     const found = await Promise.all((await store.entries(key)).map(async ([id, entry]) => {
       const answer = store.get(recordKey(entry.handle))
-      const record = isPromiseLike(answer) ? await answer : answer
+      const record = isThenable(answer) ? await answer : answer
       if (record == null || record.id !== id || !this.isLive(record, now)) {
         // A login that expired (or whose record a crash left behind) leaves the index. Only the entry that was read.
         if (record == null || record.id !== id || now >= record.expiresAt) {

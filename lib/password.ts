@@ -2,7 +2,7 @@ import * as argon2 from 'argon2'
 import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { BusyError } from './errors'
-import type { HashOptions } from './options'
+import type { HashOptions } from '../types/index'
 
 /**
  * A PHC-format argon2 hash as argon2 writes it: unpadded base64, a salt of at least 8 bytes (11 characters) and an
