@@ -57,6 +57,5 @@ export function isValidUserId (value: unknown): value is UserId {
   return Number.isSafeInteger(value)
 }
 
-export function isPromiseLike (value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function'
-}
+/** One test of "is this answer a promise" for every store and hook the plugin calls (lib/login-store.ts has it). */
+export { isThenable as isPromiseLike } from '../login-store'
