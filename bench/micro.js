@@ -8,7 +8,7 @@
 
 const { MemoryStore } = require('@fastify/session')
 const { storeCall, storeGet, timedStore } = require('../dist/store.js')
-const { createAuthHasher, sameAuthHash } = require('../dist/auth.js')
+const { createAuthHasher, sameAuthHash } = require('../dist/login/auth-hash.js')
 const { SECRET, CHEAP_HASH_OPTIONS, makeUsers, interleave, medians, log, report } = require('./common')
 
 const ROUNDS = Number(process.env.BENCH_MICRO_ROUNDS ?? 15)

@@ -9,8 +9,6 @@ export interface SessionStore {
   destroy (id: string, callback: Callback): void
 }
 
-const kTimed = Symbol('fastify-auth-helpers.timedStore')
-
 type StoreMethod = 'get' | 'set' | 'destroy'
 
 export function withTimeout<T> (promise: Promise<T>, ms: number, operation: string): Promise<T> {
@@ -21,49 +19,37 @@ export function withTimeout<T> (promise: Promise<T>, ms: number, operation: stri
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }
 
-const wrappers = new WeakMap<object, { ms: number, wrapper: SessionStore }>()
-
 /**
- * The store with every call bounded by `ms`: a store that hangs fails the request with a 503 instead of holding it
- * open forever. A call that answers after its deadline is ignored. A store's error becomes a 503 whose message
- * says only which operation failed; the original is its `cause`.
- *
- * Each store is wrapped once per timeout, not once per call: an app that registered @fastify/session itself hands its
- * store over on every request, and the session backend used to wrap it anew each time (an object and three closures).
+ * The store with every call bounded by `ms` (a hung store answers 503, not never) and every error a 503 that keeps
+ * the store's own as its cause. `name` says which store in messages: "Session store", "Login store".
  */
-export function timedStore<S extends SessionStore> (store: S, ms: number): S {
-  if ((store as unknown as Record<symbol, unknown>)[kTimed] === true) return store
-  const cached = wrappers.get(store)
-  if (cached !== undefined && cached.ms === ms) return cached.wrapper as S
-  const wrapper: S = Object.create(store, {
-    [kTimed]: { value: true },
-    get: { value: function get (id: string, callback: Callback) { bounded(store, 'get', id, undefined, callback, ms) } },
-    set: { value: function set (id: string, value: unknown, callback: Callback) { bounded(store, 'set', id, value, callback, ms) } },
-    destroy: { value: function destroy (id: string, callback: Callback) { bounded(store, 'destroy', id, undefined, callback, ms) } }
+export function timedStore<S extends SessionStore> (store: S, ms: number, name = 'Session store'): S {
+  return Object.create(store, {
+    get: { value: function get (id: string, callback: Callback) { bounded(store, 'get', id, undefined, callback, ms, name) } },
+    set: { value: function set (id: string, value: unknown, callback: Callback) { bounded(store, 'set', id, value, callback, ms, name) } },
+    destroy: { value: function destroy (id: string, callback: Callback) { bounded(store, 'destroy', id, undefined, callback, ms, name) } }
   })
-  wrappers.set(store, { ms, wrapper })
-  return wrapper
 }
 
-function answer (method: StoreMethod, callback: Callback, error: unknown, value: unknown): void {
-  // @fastify/session reads a missing session as ENOENT; that one is an answer, not a failure.
-  if (error && (error as { code?: unknown }).code !== 'ENOENT') callback(new StoreError(method, { cause: error }))
-  else callback(error, value)
+/** ENOENT is how some stores (session-file-store) say "no such entry": an answer, as @fastify/session reads it. */
+function isFailure (error: unknown): boolean {
+  return Boolean(error) && (error as { code?: unknown }).code !== 'ENOENT'
 }
 
 /**
- * One store call, answered once: with the store's answer, its error, or a timeout. An answer given synchronously
- * (MemoryStore) is passed on after the store's call has returned, so that what the caller does next (for
- * @fastify/session, the rest of the request) runs neither inside this frame's try nor with its errors swallowed by
- * it, and such a call arms no timer: Node would create and schedule a timer list for each, since the previous ones
- * were all cleared. In context both cost an authenticated request several per cent (bench/README.md).
+ * One store call, answered once: with the store's answer, its error, or a timeout. A synchronous answer (MemoryStore)
+ * arms no timer and is passed on after the store's call returns, so the caller's next steps run outside this frame.
  */
-function bounded (store: SessionStore, method: StoreMethod, id: string, value: unknown, callback: Callback, ms: number): void {
+function bounded (store: SessionStore, method: StoreMethod, id: string, value: unknown, callback: Callback, ms: number, name: string): void {
   let done = false
   let synchronous = true
   let syncError: unknown
   let syncValue: unknown
   let timer: NodeJS.Timeout | undefined
+  const answer = (error: unknown, result: unknown): void => {
+    if (isFailure(error)) callback(new StoreError(`${name} ${method}`, { cause: error }))
+    else callback(error, result)
+  }
   const finish: Callback = (error, result) => {
     if (done) return
     done = true
@@ -72,7 +58,7 @@ function bounded (store: SessionStore, method: StoreMethod, id: string, value: u
       syncError = error
       syncValue = result
     } else {
-      answer(method, callback, error, result)
+      answer(error, result)
     }
   }
   try {
@@ -83,20 +69,16 @@ function bounded (store: SessionStore, method: StoreMethod, id: string, value: u
   }
   synchronous = false
   if (done) {
-    answer(method, callback, syncError, syncValue)
+    answer(syncError, syncValue)
   } else {
     timer = setTimeout(() => {
       done = true
-      callback(new StoreTimeoutError(method, ms))
+      callback(new StoreTimeoutError(`${name} ${method}`, ms))
     }, ms)
   }
 }
 
-/**
- * `then` applied to the store's answer for `id`: at once when the store answers synchronously (MemoryStore), so that
- * the caller's work goes on without a promise, else once the answer comes. A store error is always a rejection;
- * ENOENT is no error but an entry that is not there.
- */
+/** `then` applied to the store's answer: at once when the store answers synchronously, else when it comes. */
 export function storeGet<R> (store: SessionStore, id: string, then: (value: unknown) => R): R | Promise<Awaited<R>> {
   let synchronous = true
   let answered = false
@@ -104,8 +86,7 @@ export function storeGet<R> (store: SessionStore, id: string, then: (value: unkn
   let syncValue: unknown
   let settle: Callback | undefined
   store.get(id, (error, value) => {
-    // ENOENT is how some stores (session-file-store) say "no such entry": an answer, as @fastify/session reads it.
-    const failed = error && (error as { code?: unknown }).code !== 'ENOENT' ? error : undefined
+    const failed = isFailure(error) ? error : undefined
     const found = error ? undefined : value
     if (synchronous) {
       answered = true

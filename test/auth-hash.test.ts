@@ -1,6 +1,6 @@
 import t from 'tap'
 import { createHmac } from 'node:crypto'
-import { createAuthHasher, sameAuthHash } from '../lib/auth'
+import { createAuthHasher, sameAuthHash } from '../lib/login/auth-hash'
 import { build, hashOf, loginAs } from './helper'
 
 t.test('the auth hash is an HMAC of the user id and password hash, stable across its cache filling up', async t => {

@@ -87,8 +87,8 @@ t.test('hashPassword makes an argon2id hash with the configured parameters', asy
   t.match(hash, /^\$argon2id\$v=19\$/)
   t.equal(argon2.needsRehash(hash, TEST_HASH_OPTIONS), false)
   t.ok(await argon2.verify(hash, 'correct horse'))
-  await t.rejects(app.hashPassword('' as string), { code: 'FST_AUTH_INVALID_OPTION' })
-  await t.rejects(app.hashPassword(42 as never), { code: 'FST_AUTH_INVALID_OPTION' })
+  await t.rejects(app.hashPassword('' as string), { code: 'FST_AUTH_INVALID_ARGUMENT' })
+  await t.rejects(app.hashPassword(42 as never), { code: 'FST_AUTH_INVALID_ARGUMENT' })
 })
 
 t.test('hashPassword defaults to argon2\'s own parameters', async t => {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { build, cookieFrom, hashOf, loginAs, TestUsers } from './helper'
 import { JWT_SECRET } from './jwt-helper'
 import { spyOnVerify } from './argon2-spy'
-import { sessionStoreLogins } from '../lib/login-store'
+import { sessionStoreLogins } from '../lib/login-store/memory'
 import { MemoryStore } from '@fastify/session'
 
 const MINUTE = 60_000
@@ -111,7 +111,8 @@ t.test('remember: a persistent cookie and the long lifetime, or a browser-sessio
   t.equal(await who(app, ann), null, 'the remembered one after logins.maxAge')
 
   const invalid = await app.inject({ method: 'POST', url: '/login-remember', payload: { username: 'ann', password: 'pw', remember: 'yes' } })
-  t.equal(invalid.statusCode, 401, 'a remember that is not a boolean is refused')
+  t.equal(invalid.statusCode, 500, 'a remember that is not a boolean is refused')
+  t.equal(invalid.json().code, 'FST_AUTH_INVALID_ARGUMENT', 'as a bad call from the app, not a client error')
 })
 
 t.test('the idle timeout ends an unused login; activity extends it, never past the absolute lifetime', async t => {
@@ -204,8 +205,8 @@ t.test('requireRecentLogin and reauthenticate: the sudo window on the plugin\'s 
   t.equal((await app.inject({ method: 'POST', url: '/sudo', headers: { cookie: renewed } })).statusCode, 401,
     'renewing the session id is not a password proof')
 
-  t.throws(() => app.requireRecentLogin(0), { code: 'FST_AUTH_INVALID_OPTION' })
-  t.throws(() => app.requireRecentLogin(Number.NaN as number), { code: 'FST_AUTH_INVALID_OPTION' })
+  t.throws(() => app.requireRecentLogin(0), { code: 'FST_AUTH_INVALID_ARGUMENT' })
+  t.throws(() => app.requireRecentLogin(Number.NaN as number), { code: 'FST_AUTH_INVALID_ARGUMENT' })
 })
 
 t.test('a reauthentication racing a logout does not revive the login', async t => {

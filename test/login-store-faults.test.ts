@@ -6,7 +6,8 @@ import fastifySession from '@fastify/session'
 import auth from '../lib/index'
 import { build, hashOf, loginAs, TEST_HASH_OPTIONS, TestUsers } from './helper'
 import { JWT_SECRET } from './jwt-helper'
-import { sessionStoreLogins, timedLoginStore, type LoginStore } from '../lib/login-store'
+import { sessionStoreLogins } from '../lib/login-store/memory'
+import { timedLoginStore, type LoginStore } from '../lib/login-store/contract'
 
 // The app's own login store, failing on purpose: every failure and every hang is a 503 with a stable code, never a
 // user by mistake and never a silent anonymous; and a session store that cannot do what a feature needs says so.
@@ -120,8 +121,8 @@ t.test('with a session store that is not @fastify/session\'s MemoryStore and no 
 t.test('app.listLogins and app.endLogins refuse what is not a user id', async t => {
   const { app } = await setup(t, faultyStore().store)
   for (const id of [null, {}, '', 1.5, 'x'.repeat(600)]) {
-    await t.rejects(app.listLogins(id as never), { code: 'FST_AUTH_INVALID_OPTION' })
-    await t.rejects(app.endLogins(id as never), { code: 'FST_AUTH_INVALID_OPTION' })
+    await t.rejects(app.listLogins(id as never), { code: 'FST_AUTH_INVALID_ARGUMENT' })
+    await t.rejects(app.endLogins(id as never), { code: 'FST_AUTH_INVALID_ARGUMENT' })
   }
 })
 

@@ -126,7 +126,8 @@ t.test('login refuses what the seed refuses, with an AuthenticationError', async
     t.equal(response.headers['set-cookie'], undefined, `${name}: no session`)
   }
   const noArgs = await app.inject({ method: 'POST', url: '/no-args' })
-  t.equal(noArgs.statusCode, 401)
+  t.equal(noArgs.statusCode, 500)
+  t.equal(noArgs.json().code, 'FST_AUTH_INVALID_ARGUMENT')
   t.match(noArgs.json().message, /takes \{ user \} or \{ userId \}/)
 })
 

@@ -29,7 +29,7 @@ t.test('a fresh clone packs the built code, the types and SECURITY.md, and the t
 
   const [packed] = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', work], { cwd: clone, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }))
   const files = (packed.files as Array<{ path: string }>).map(file => file.path)
-  for (const file of ['package.json', 'README.md', 'LICENSE', 'SECURITY.md', 'dist/index.js', 'dist/index.mjs', 'dist/backends/session.js', 'types/index.d.ts']) {
+  for (const file of ['package.json', 'README.md', 'LICENSE', 'SECURITY.md', 'dist/index.js', 'dist/index.mjs', 'dist/login/door.js', 'types/index.d.ts']) {
     t.ok(files.includes(file), `the tarball holds ${file}`)
   }
   t.same(files.filter(file => /^(lib|test|bench|examples|\.ci)\/|\.tst\.ts$|tsconfig/.test(file)), [], 'and no sources, tests or tooling')

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { availableParallelism } from 'node:os'
-import { Gate, PasswordHasher, argon2Concurrency } from '../lib/password'
+import { Gate, PasswordHasher, argon2Concurrency } from '../lib/passwords/hasher'
 import { TEST_HASH_OPTIONS, build, hashOf } from './helper'
 import { spyOnVerify } from './argon2-spy'
 

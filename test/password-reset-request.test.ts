@@ -107,10 +107,10 @@ t.test('a failing store or mailer is logged, never answered, and close waits for
 
 t.test("a programmer's misuse of requestPasswordReset throws at once", async t => {
   const { app } = await buildPasswords(t)
-  t.throws(() => app.requestPasswordReset('ann', {} as never), { code: 'FST_AUTH_INVALID_OPTION', message: /send/ })
-  t.throws(() => app.requestPasswordReset('ann', undefined as never), { code: 'FST_AUTH_INVALID_OPTION', message: /send/ })
+  t.throws(() => app.requestPasswordReset('ann', {} as never), { code: 'FST_AUTH_INVALID_ARGUMENT', message: /send/ })
+  t.throws(() => app.requestPasswordReset('ann', undefined as never), { code: 'FST_AUTH_INVALID_ARGUMENT', message: /send/ })
   for (const maxAge of [0, '1h', 1.5]) {
-    t.throws(() => app.requestPasswordReset('ann', { send: () => {}, maxAge } as never), { code: 'FST_AUTH_INVALID_OPTION', message: /maxAge/ })
+    t.throws(() => app.requestPasswordReset('ann', { send: () => {}, maxAge } as never), { code: 'FST_AUTH_INVALID_ARGUMENT', message: /maxAge/ })
   }
 })
 

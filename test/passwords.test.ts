@@ -220,8 +220,8 @@ t.test('without users.updatePasswordHash there is nowhere to store a password: a
   const here = await signIn(app, 'session', 'ann', OLD)
   const response = await app.inject({ method: 'POST', url: '/password', headers: here, payload: { current: OLD, next: NEW } })
   t.equal(response.statusCode, 500)
-  t.equal(response.json().code, 'FST_AUTH_INVALID_OPTION')
-  await t.rejects(app.setPassword(ann as never, NEW), { code: 'FST_AUTH_INVALID_OPTION', message: /users.updatePasswordHash/ })
+  t.equal(response.json().code, 'FST_AUTH_INVALID_ARGUMENT')
+  await t.rejects(app.setPassword(ann as never, NEW), { code: 'FST_AUTH_INVALID_ARGUMENT', message: /users.updatePasswordHash/ })
 })
 
 t.test('a failing updatePasswordHash is a 503 without its message, and the login stands', async t => {
@@ -247,7 +247,7 @@ t.test('changePassword on an anonymous request is 401 FST_AUTH_UNAUTHORIZED', as
 t.test('setPassword takes a user with a valid id', async t => {
   const { app } = await buildPasswords(t)
   for (const user of [null, 'ann', { username: 'no id' }]) {
-    await t.rejects(app.setPassword(user as never, NEW), { code: 'FST_AUTH_INVALID_OPTION', message: /setPassword\(\) takes a user/ })
+    await t.rejects(app.setPassword(user as never, NEW), { code: 'FST_AUTH_INVALID_ARGUMENT', message: /setPassword\(\) takes a user/ })
   }
 })
 

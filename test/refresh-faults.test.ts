@@ -1,6 +1,7 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { createMemoryLoginStore, type LoginStore } from '../lib/login-store'
+import { createMemoryLoginStore } from '../lib/login-store/memory'
+import type { LoginStore } from '../lib/login-store/contract'
 import { TestUsers, hashOf } from './helper'
 import { countingStore, loginPair, me, refreshApp, refreshWith, REFRESH_PATH } from './refresh-kit'
 

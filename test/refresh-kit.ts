@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import auth from '../lib/index'
-import type { LoginStore } from '../lib/login-store'
+import type { LoginStore } from '../lib/login-store/contract'
 import { TEST_HASH_OPTIONS, TestUsers, addRoutes } from './helper'
 
 export const JWT_SECRET = 'a-jwt-secret-for-the-refresh-tests-32chars'

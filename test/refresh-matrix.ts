@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import type { LoginStore } from '../lib/login-store'
+import type { LoginStore } from '../lib/login-store/contract'
 import { TestUsers, hashOf } from './helper'
 import { loginPair, me, refreshApp, refreshWith, type ReuseEvent } from './refresh-kit'
 

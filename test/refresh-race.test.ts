@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createMemoryLoginStore } from '../lib/login-store'
+import { createMemoryLoginStore } from '../lib/login-store/memory'
 import { raceOneToken } from './refresh-race'
 
 t.test('two concurrent refreshes with one token, every ordering, on one in-memory store: exactly one wins', async t => {

@@ -1,6 +1,6 @@
 import type { Test } from 'tap'
 import fc from 'fast-check'
-import type { LoginStore } from '../lib/login-store'
+import type { LoginStore } from '../lib/login-store/contract'
 import { TestUsers, hashOf } from './helper'
 import { loginPair, me, refreshApp, refreshWith, REFRESH_PATH, type ReuseEvent } from './refresh-kit'
 

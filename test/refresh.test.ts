@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createMemoryLoginStore } from '../lib/login-store'
+import { createMemoryLoginStore } from '../lib/login-store/memory'
 import { refreshMatrix } from './refresh-matrix'
 
 // Two app instances in one process over one in-memory login store.

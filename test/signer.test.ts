@@ -1,4 +1,4 @@
-// The signer the plugin gives @fastify/session (lib/signer.ts): @fastify/cookie's, with the signatures it has checked
+// The signer the plugin gives @fastify/session (lib/session/signer.ts): @fastify/cookie's, with the signatures it has checked
 // remembered. It must answer exactly what @fastify/cookie's signer answers, for every input, and skip the HMAC only
 // for a cookie string it has already found valid.
 import t from 'tap'
@@ -6,7 +6,7 @@ import crypto from 'node:crypto'
 import fc from 'fast-check'
 import fastifySession from '@fastify/session'
 import { Signer } from '@fastify/cookie'
-import { cachingSigner } from '../lib/signer'
+import { cachingSigner } from '../lib/session/signer'
 import { SECRET, TestUsers, build, hashOf, loginAs } from './helper'
 
 const OLD_SECRET = 'an-older-secret-that-is-32-chars-long!'

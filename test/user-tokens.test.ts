@@ -215,16 +215,16 @@ t.test("a programmer's misuse of createUserToken and verifyUserToken throws FST_
   const { app, ann } = await buildPasswords(t)
   const token = app.createUserToken(ann as never, { purpose: PURPOSE })
   for (const purpose of [undefined, '', 5, 'x'.repeat(101)]) {
-    t.throws(() => app.createUserToken(ann as never, { purpose } as never), { code: 'FST_AUTH_INVALID_OPTION', message: /purpose/ })
-    await t.rejects(app.verifyUserToken(token, { purpose } as never), { code: 'FST_AUTH_INVALID_OPTION', message: /purpose/ })
+    t.throws(() => app.createUserToken(ann as never, { purpose } as never), { code: 'FST_AUTH_INVALID_ARGUMENT', message: /purpose/ })
+    await t.rejects(app.verifyUserToken(token, { purpose } as never), { code: 'FST_AUTH_INVALID_ARGUMENT', message: /purpose/ })
   }
-  t.throws(() => app.createUserToken(ann as never, undefined as never), { code: 'FST_AUTH_INVALID_OPTION' })
-  await t.rejects(app.verifyUserToken(token, undefined as never), { code: 'FST_AUTH_INVALID_OPTION' })
+  t.throws(() => app.createUserToken(ann as never, undefined as never), { code: 'FST_AUTH_INVALID_ARGUMENT' })
+  await t.rejects(app.verifyUserToken(token, undefined as never), { code: 'FST_AUTH_INVALID_ARGUMENT' })
   for (const user of [null, 'ann', { username: 'no id' }, { id: '' }]) {
-    t.throws(() => app.createUserToken(user as never, { purpose: PURPOSE }), { code: 'FST_AUTH_INVALID_OPTION', message: /user/ })
+    t.throws(() => app.createUserToken(user as never, { purpose: PURPOSE }), { code: 'FST_AUTH_INVALID_ARGUMENT', message: /user/ })
   }
   for (const maxAge of [0, -1, 1.5, '60000', Number.POSITIVE_INFINITY]) {
-    t.throws(() => app.createUserToken(ann as never, { purpose: PURPOSE, maxAge } as never), { code: 'FST_AUTH_INVALID_OPTION', message: /maxAge/ })
+    t.throws(() => app.createUserToken(ann as never, { purpose: PURPOSE, maxAge } as never), { code: 'FST_AUTH_INVALID_ARGUMENT', message: /maxAge/ })
   }
 })
 

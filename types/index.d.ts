@@ -15,6 +15,18 @@ declare module 'fastify' {
     endLogins (userId: fastifyAuthHelpers.UserId): Promise<number>
     /** A preHandler: 401 FST_AUTH_REAUTHENTICATION_REQUIRED unless the login proved its password within `maxAgeMs`. */
     requireRecentLogin (maxAgeMs: number): preHandlerAsyncHookHandler
+    /** Hashes and stores a new password (`users.updatePasswordHash`), which ends every login of the user. */
+    setPassword (user: fastifyAuthHelpers.AuthUser, newPassword: string): Promise<void>
+    /** Resolves when `password` would be accepted as a new password, else rejects with 400 FST_AUTH_INVALID_PASSWORD. */
+    checkNewPassword (password: string, user?: fastifyAuthHelpers.AuthUser | null): Promise<void>
+    /** A signed, URL-safe token for an email link, bound to the purpose, the user and their password. */
+    createUserToken (user: fastifyAuthHelpers.AuthUser, options: fastifyAuthHelpers.UserTokenOptions): string
+    /** The user the token was made for, looked up again; else rejects with 400 FST_AUTH_INVALID_TOKEN. */
+    verifyUserToken (token: string, options: fastifyAuthHelpers.VerifyUserTokenOptions): Promise<fastifyAuthHelpers.AuthUser>
+    /** `verifyUserToken(token, { purpose: 'password-reset' })`, then `setPassword`; resolves to the user. */
+    resetPassword (token: string, newPassword: string): Promise<fastifyAuthHelpers.AuthUser>
+    /** Looks the user up and calls `send` after the response, for known and unknown usernames alike. */
+    requestPasswordReset (username: string, options: fastifyAuthHelpers.PasswordResetRequestOptions): void
   }
   interface FastifyRequest {
     /**
@@ -41,6 +53,11 @@ declare module 'fastify' {
     refresh (refreshToken?: string): Promise<fastifyAuthHelpers.RefreshedTokens>
     /** The access and refresh token that `login()` or `refresh()` issued on this request (with `jwt.refresh`), else null. */
     issuedTokens (): fastifyAuthHelpers.RefreshedTokens | null
+    /**
+     * Checks the current password (401 when wrong), stores the new one, ends every other login of the user and
+     * renews this one: resolves to the new token on the JWT backend, undefined on the session backend.
+     */
+    changePassword (currentPassword: string, newPassword: string): Promise<string | undefined>
   }
 }
 
@@ -305,6 +322,8 @@ declare namespace fastifyAuthHelpers {
     onLoginFailed?: (event: LoginFailedEvent) => unknown
     /** Each login kept in a login store that ends, once, with the reason; not awaited, its failures logged. */
     onLoginEnded?: (event: LoginEndedEvent) => unknown
+    passwordPolicy?: PasswordPolicy<User>
+    userTokens?: UserTokenKeys
   }
 
   export type LoginOptions<User = StoreUser> =
@@ -327,7 +346,7 @@ declare namespace fastifyAuthHelpers {
     current: boolean
   }
 
-  /** A login record as a login store keeps it (see the README, "Login stores"). */
+  /** A login record as a login store keeps it (docs/lifetime.md, "Login stores"). */
   export interface LoginRecord {
     id: string
     userId: UserId
@@ -351,8 +370,8 @@ declare namespace fastifyAuthHelpers {
   }
 
   /**
-   * Where logins are kept. Each method is one atomic operation; `get` may answer synchronously. See the README,
-   * "Login stores", for what each must guarantee.
+   * Where logins are kept. Each method is one atomic operation; `get` may answer synchronously. docs/logins.md,
+   * "Where logins are kept", says what each must guarantee.
    */
   export interface LoginStore {
     get (key: string): LoginRecord | null | undefined | Promise<LoginRecord | null | undefined>
@@ -420,40 +439,6 @@ declare namespace fastifyAuthHelpers {
   export function requireUser (request: FastifyRequest): AuthUser
   export function refresh (request: FastifyRequest, refreshToken?: string): Promise<RefreshedTokens>
 
-  export const fastifyAuthHelpers: FastifyAuthHelpersPlugin
-  export { fastifyAuthHelpers as default }
-}
-
-declare function fastifyAuthHelpers (...params: Parameters<FastifyAuthHelpersPlugin>): ReturnType<FastifyAuthHelpersPlugin>
-
-export = fastifyAuthHelpers
-
-// Passwords: change, set, reset by email link (docs/passwords.md).
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** Hashes and stores a new password (`users.updatePasswordHash`), which ends every login of the user. */
-    setPassword (user: fastifyAuthHelpers.AuthUser, newPassword: string): Promise<void>
-    /** Resolves when `password` would be accepted as a new password, else rejects with 400 FST_AUTH_INVALID_PASSWORD. */
-    checkNewPassword (password: string, user?: fastifyAuthHelpers.AuthUser | null): Promise<void>
-    /** A signed, URL-safe token for an email link, bound to the purpose, the user and their password. */
-    createUserToken (user: fastifyAuthHelpers.AuthUser, options: fastifyAuthHelpers.UserTokenOptions): string
-    /** The user the token was made for, looked up again; else rejects with 400 FST_AUTH_INVALID_TOKEN. */
-    verifyUserToken (token: string, options: fastifyAuthHelpers.VerifyUserTokenOptions): Promise<fastifyAuthHelpers.AuthUser>
-    /** `verifyUserToken(token, { purpose: 'password-reset' })`, then `setPassword`; resolves to the user. */
-    resetPassword (token: string, newPassword: string): Promise<fastifyAuthHelpers.AuthUser>
-    /** Looks the user up and calls `send` after the response, for known and unknown usernames alike. */
-    requestPasswordReset (username: string, options: fastifyAuthHelpers.PasswordResetRequestOptions): void
-  }
-  interface FastifyRequest {
-    /**
-     * Checks the current password (401 when wrong), stores the new one, ends every other login of the user and
-     * renews this one: resolves to the new token on the JWT backend, undefined on the session backend.
-     */
-    changePassword (currentPassword: string, newPassword: string): Promise<string | undefined>
-  }
-}
-
-declare namespace fastifyAuthHelpers {
   export interface UserTokenOptions {
     /** What the token is for ('password-reset', 'verify-email', ...): a token verifies for its own purpose only. */
     purpose: string
@@ -494,8 +479,10 @@ declare namespace fastifyAuthHelpers {
     previousSecrets?: Array<string | Buffer>
   }
 
-  export interface FastifyAuthHelpersOptions<User = AuthUser> {
-    passwordPolicy?: PasswordPolicy<User>
-    userTokens?: UserTokenKeys
-  }
+  export const fastifyAuthHelpers: FastifyAuthHelpersPlugin
+  export { fastifyAuthHelpers as default }
 }
+
+declare function fastifyAuthHelpers (...params: Parameters<FastifyAuthHelpersPlugin>): ReturnType<FastifyAuthHelpersPlugin>
+
+export = fastifyAuthHelpers

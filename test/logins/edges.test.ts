@@ -1,10 +1,11 @@
 import t from 'tap'
 import { MemoryStore } from '@fastify/session'
 import type { FastifyRequest } from 'fastify'
-import { Logins, recordKey, indexKey } from '../../lib/logins'
-import { sessionStoreLogins, type FullLoginStore, type LoginRecord } from '../../lib/login-store'
-import { createRedisLoginStore } from '../../lib/redis-login-store'
-import { DEFAULT_LIFETIME } from '../../lib/options'
+import { Logins, recordKey, indexKey } from '../../lib/login-store/logins'
+import { sessionStoreLogins } from '../../lib/login-store/memory'
+import type { LoginStore as FullLoginStore, LoginRecord } from '../../lib/login-store/contract'
+import { createRedisLoginStore } from '../../lib/login-store/redis'
+import { DEFAULT_LIFETIME } from '../../lib/options/logins'
 
 // The Logins class driven directly, for the cases a request rarely produces: a record gone before its index entry,
 // an entry that a renewal moved while it was being ended or listed, expired logins met by endLogin(s), device text.

@@ -2,7 +2,7 @@ import t from 'tap'
 import { MemoryStore } from '@fastify/session'
 import { build, hashOf } from '../helper'
 import { JWT_SECRET, decodeSegment } from '../jwt-helper'
-import { sessionStoreLogins } from '../../lib/login-store'
+import { sessionStoreLogins } from '../../lib/login-store/memory'
 import type { SessionStore } from '../../lib/store'
 import { addLoginRoutes, fakeClock, listWith, loginFrom } from './helper'
 

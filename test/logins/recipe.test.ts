@@ -1,7 +1,7 @@
 import t from 'tap'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import auth from '../../lib/index'
-import type { LoginStore } from '../../lib/login-store'
+import type { LoginStore } from '../../lib/login-store/contract'
 import { SECRET, TestUsers, hashOf } from '../helper'
 import { assertReadmeShowsRecipe } from '../security/kit'
 import { loginFrom } from './helper'

@@ -1,12 +1,13 @@
 import t, { type Test } from 'tap'
 import { MemoryStore } from '@fastify/session'
-import { sessionStoreLogins, type FullLoginStore, type LoginRecord } from '../../lib/login-store'
-import { createRedisLoginStore } from '../../lib/redis-login-store'
+import { sessionStoreLogins } from '../../lib/login-store/memory'
+import type { LoginStore as FullLoginStore, LoginRecord } from '../../lib/login-store/contract'
+import { createRedisLoginStore } from '../../lib/login-store/redis'
 import type { SessionStore } from '../../lib/store'
 import { cleanUp, connectClient, testPrefix } from '../redis/app'
 import { redisFor, redisSkipReason } from '../redis/server'
 
-// The contract of each LoginStore operation, on both implementations: what the exactness of lib/logins.ts rests on.
+// The contract of each LoginStore operation, on both implementations: what the exactness of lib/login-store/logins.ts rests on.
 
 const NOW = 1_800_000_000_000
 

@@ -4,7 +4,7 @@ import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import { RedisStore } from 'connect-redis'
 import auth, { createRedisLoginStore } from '../../lib/index'
-import type { RedisLoginClient } from '../../lib/redis-login-store'
+import type { RedisLoginClient } from '../../lib/login-store/redis'
 import { SECRET, TEST_HASH_OPTIONS, TestUsers, addRoutes, cookieFrom } from '../helper'
 
 // The apps and the requests of the round-trip tests (issue 13), on one Redis or a Cluster: the plugin as the README

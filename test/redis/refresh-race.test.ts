@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createRedisLoginStore } from '../../lib/redis-login-store'
+import { createRedisLoginStore } from '../../lib/login-store/redis'
 import { raceOneToken } from '../refresh-race'
 import { connectClient, testPrefix } from './app'
 import { redisFor, redisSkipReason } from './server'

@@ -193,7 +193,7 @@ export class ScheduledStore extends JsonStore {
 export interface VerifyCall { digest: string, password: unknown }
 
 /**
- * Replaces `argon2.verify` (the module object lib/password.ts reads it from) with a spy that records each call
+ * Replaces `argon2.verify` (the module object lib/passwords/hasher.ts reads it from) with a spy that records each call
  * and then verifies for real. Restored at teardown.
  */
 export function spyOnVerify (t: { teardown: (fn: () => unknown) => void }): VerifyCall[] {

@@ -5,8 +5,8 @@
 import t from 'tap'
 import argon2 = require('argon2')
 import { availableParallelism } from 'node:os'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { kAuthState, type AuthState } from '../../lib/auth'
+import type { FastifyRequest, LightMyRequestResponse } from 'fastify'
+import { passwordsOf } from '../../lib/passwords/passwords'
 import { TEST_HASH_OPTIONS, TestUsers, build, cookieFrom } from '../helper'
 
 /** As cheap as the other tests' parameters, with as many lanes as there are cores: one argon2 call at a time. */
@@ -64,7 +64,7 @@ async function setup (t: tap.Test, users = new TestUsers()) {
       onLoginFailed: ({ reason }: { reason: string }) => { failures.push(reason) }
     }
   })
-  const { hasher } = (app as FastifyInstance & { [kAuthState]: AuthState })[kAuthState]
+  const { hasher } = passwordsOf({ server: app } as unknown as FastifyRequest)
   t.equal(hasher.concurrency, 1, 'one argon2 call at a time')
   // Hashed by the app itself, with its parameters: no login below needs a rehash, which would queue too.
   const hash = await app.hashPassword('alice-pw')
@@ -205,7 +205,7 @@ t.test('app.hashPassword is refused the same way past the bound, and works again
 
 t.test('maxQueuedHashes defaults to 100', async t => {
   const { app } = await build(t)
-  const { hasher } = (app as FastifyInstance & { [kAuthState]: AuthState })[kAuthState]
+  const { hasher } = passwordsOf({ server: app } as unknown as FastifyRequest)
   // A hash enters the queue as it is called, and none can finish before this loop yields: it counts the room.
   const hashes: Array<Promise<string>> = []
   while (!hasher.full && hashes.length < 1000) hashes.push(hasher.hash('pw'))

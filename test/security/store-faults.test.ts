@@ -247,7 +247,7 @@ t.test('a failed login whose record cannot be deleted either is still not handed
     fastify: { logger: { level: 'error', stream: { write: (line: string) => { logs.push(line) } } } }
   })
   // The dry run: 3 calls (regenerate's destroy, the record's set, the save; regenerate's own write of the new session
-  // is skipped, see lib/backends/session.ts); then the save fails and so does the deletion of the record that follows.
+  // is skipped, see lib/session/ids.ts); then the save fails and so does the deletion of the record that follows.
   store.breakCall(2, 'fail')
   const original = store.destroy.bind(store)
   store.destroy = (id, callback) => id.startsWith('auth-login:') ? callback(new Error('still down')) : original(id, callback)

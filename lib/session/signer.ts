@@ -12,25 +12,14 @@ export interface SessionSigner {
 }
 
 /**
- * The signer @fastify/session would make from the secret (@fastify/cookie's, same algorithm, same cookies), with the
- * signatures it has already checked remembered. Without it every request with a session cookie pays an HMAC (about
- * 5 µs here, the most expensive single call of an authenticated request, bench/README.md), and with a store that
- * keeps sessions as JSON (Redis) a second one to sign the same id again. Checking again a cookie string whose
- * signature matched a moment ago buys no safety: whether the session still exists is the store's answer, asked on
- * every request all the same. Like fast-jwt's verification cache on the JWT side:
- * - only valid signatures are remembered, keyed by the whole cookie value, so nothing a client makes up can enter
- *   it or match an entry; a made-up cookie costs the HMAC, as before;
- * - an entry belongs to this signer and its secrets: rotating the secrets makes a new signer;
- * - `sign` answers from it only for ids whose cookie was checked with the first secret, where the two are the same
- *   string; a new session's id (every anonymous request makes one) is not remembered, so visitors cannot evict the
- *   cookies in use;
- * - logout forgets its session's cookie, so that logins and logouts leave nothing behind.
+ * @fastify/cookie's signer for the session secret (the same HMAC, the same cookies), remembering the signatures it
+ * found valid, so that a cookie in use costs one HMAC, not one per request (docs/architecture.md, "The signature
+ * cache"). Only valid signatures enter it, keyed by the whole cookie value; logout forgets its session's entry.
  */
 export function cachingSigner (secret: string | Buffer | Array<string | Buffer>, algorithm: string | undefined, size: number): SessionSigner {
   const signer = signerFactory(secret as string | string[], algorithm)
-  // A login's cookie is unsigned twice per request: by the hook that starts reading the login record (`prime`) and
-  // then by @fastify/session. The first answer is handed to the second call with the same input, once: unsign is a
-  // function of the input and the secrets, and nothing runs between the two hooks.
+  // A login's cookie is unsigned by the prefetch hook (`prime`) and then by @fastify/session: the second call with
+  // the same input, next, gets the first answer.
   let primedInput: string | undefined
   let primedResult: UnsignResult | undefined
   const consume = (input: string, unsign: (input: string) => UnsignResult): UnsignResult => {
@@ -93,16 +82,9 @@ interface RestoredSession {
 }
 
 /**
- * onSend, after @fastify/session's: a session cookie that verified with an older secret of a rotation is sent again,
- * signed with the first one, with the session's own expiry. @fastify/session signs the session's id anew with the
- * first secret, sees another string than the cookie, and without `rolling` (the plugin turns it off) neither saves
- * the session nor sets the cookie: it expires the cookie instead. With a store that keeps JSON (connect-redis) the
- * first request after a rotation logged everyone out. MemoryStore keeps the session object, and with it the cookie
- * string it was first signed as, so there the cookie was never re-signed (dropping the old secret later logged
- * everyone out), and once re-signed here @fastify/session would expire it, or set the old string again, on each later
- * request. So whenever the request's cookie names this very session (it kept its id: no login or logout renewed it),
- * whatever @fastify/session wrote for that cookie is replaced: by the cookie signed with the first secret when that
- * is another string or the session was saved, else by nothing. Only registered for a rotation (two or more secrets).
+ * onSend, after @fastify/session's: a cookie that verified with an older secret of a rotation is sent again, signed
+ * with the first one and with the session's own expiry, whatever @fastify/session wrote for it (docs/architecture.md,
+ * "Secret rotation"). Registered only for a rotation.
  */
 export function renewRotatedCookie (cookieName: string, signer: Pick<SessionSigner, 'sign' | 'unsign'>, cookiePrefix = '') {
   const expiring = (header: string): boolean => /;\s*Max-Age=0(?:;|$)/i.test(header)
@@ -128,8 +110,7 @@ export function renewRotatedCookie (cookieName: string, signer: Pick<SessionSign
     if (others.length > 0) reply.header('set-cookie', others)
     const signed = `${cookiePrefix}${signer.sign(sessionId)}`
     if (signed !== cookie || !written.every(expiring)) {
-      // The expiry the browser holds, which login gave (none for a browser-session cookie): @fastify/session's own
-      // would be now plus maxAge.
+      // The expiry login gave (none for a browser-session cookie), not now plus maxAge.
       const { cookie: options } = session as RestoredSession
       reply.setCookie(cookieName, signed, { ...options.toJSON(), expires: options.originalExpires })
     }

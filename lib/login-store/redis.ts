@@ -1,9 +1,6 @@
-import type { FullLoginStore, IndexEntry, LoginRecord, LoginStore } from './login-store'
+import type { LoginIndexEntry as IndexEntry, LoginRecord, LoginStore } from './contract'
 
-/**
- * What the Redis login store needs of a client: node-redis's `createClient()` and `createCluster()` both have it
- * (on a cluster, `eval` goes to the node of its first key, and every script here touches one key only).
- */
+/** node-redis's `createClient()` and `createCluster()`: on a cluster `eval` goes to its key's node, one key a script. */
 export interface RedisLoginClient {
   hGetAll (key: string): Promise<Record<string, string>> | PromiseLike<unknown>
   eval (script: string, options: { keys: string[], arguments: string[] }): Promise<unknown> | PromiseLike<unknown>
@@ -14,8 +11,8 @@ export interface RedisLoginStoreOptions {
   prefix?: string
 }
 
-// A record is a hash, each field one JSON value: fields can be changed one by one (no read-modify-write that would
-// lose a concurrent change), and numbers keep their precision (Lua's cjson would round ids above 10**14).
+// A record is a hash of JSON fields: changed one by one (no read-modify-write), and numbers keep their precision
+// (Lua's cjson would round ids above 10**14).
 const CREATE = `redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(ARGV, 2))
 redis.call('PEXPIREAT', KEYS[1], ARGV[1])
@@ -110,12 +107,8 @@ function entriesOf (list: Array<[string, string]>): Array<[string, IndexEntry]> 
   return result
 }
 
-/**
- * A login store on Redis (node-redis 4 and later, a single server or a Cluster), for apps that run more than one
- * instance. Each operation is one command or one script on one key: atomic, and one round trip. An authenticated
- * request reads its record with one HGETALL, at the same time as the session store reads the session.
- */
-export function createRedisLoginStore (client: RedisLoginClient, options: RedisLoginStoreOptions = {}): FullLoginStore & Pick<Required<LoginStore>, 'swap'> {
+/** A login store on Redis (node-redis 4+, a server or a Cluster): each operation one command or script on one key. */
+export function createRedisLoginStore (client: RedisLoginClient, options: RedisLoginStoreOptions = {}): LoginStore & Required<Pick<LoginStore, 'swap'>> {
   const prefix = options.prefix ?? 'auth:'
   const run = async (script: string, key: string, args: string[]): Promise<unknown> =>
     await client.eval(script, { keys: [prefix + key], arguments: args })

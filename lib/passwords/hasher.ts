@@ -1,13 +1,11 @@
 import * as argon2 from 'argon2'
 import { randomBytes } from 'node:crypto'
 import { availableParallelism } from 'node:os'
-import { BusyError } from './errors'
-import type { HashOptions } from '../types/index'
+import { BusyError } from '../errors'
+import type { HashOptions } from '../../types/index'
+import { ARGON2_DEFAULTS } from '../options/passwords'
 
-/**
- * A PHC-format argon2 hash as argon2 writes it: unpadded base64, a salt of at least 8 bytes (11 characters) and an
- * output of at least 4 bytes (6 characters), the minimums argon2 accepts. The parameters are checked by `argon2Parameters`.
- */
+/** A PHC argon2 hash as argon2 writes it, with the smallest salt (8 bytes) and output (4 bytes) it accepts. */
 const ARGON2_HASH = /^\$argon2(?:id|i|d)\$v=(?:16|19)\$([mtp]=\d{1,10},[mtp]=\d{1,10},[mtp]=\d{1,10})\$[A-Za-z0-9+/]{11,}\$[A-Za-z0-9+/]{6,}$/
 
 const MAX_UINT32 = 2 ** 32 - 1
@@ -22,10 +20,7 @@ function argon2Parameters (params: string): { m: number, t: number, p: number } 
   return p >= 1 && p <= MAX_PARALLELISM && t >= 1 && t <= MAX_UINT32 && m >= 8 * p && m <= MAX_UINT32 ? { m, t, p } : null
 }
 
-/**
- * Whether argon2 can verify against `value`. Anything it would reject is "no usable hash" and costs a verify against
- * the dummy hash instead: a malformed hash must not fail faster, and so more visibly, than a wrong password.
- */
+/** Whether argon2 can verify against `value`; anything else costs the dummy verify, as a wrong password does. */
 export function isArgon2Hash (value: unknown): value is string {
   return hashParameters(value) !== null
 }
@@ -37,41 +32,19 @@ function hashParameters (value: unknown): { m: number, t: number, p: number } | 
   return match === null ? null : argon2Parameters(match[1] as string)
 }
 
-const LONE_SURROGATE = /\p{Cs}/u
-
-/**
- * Whether a string is well-formed UTF-16, i.e. has no lone surrogate. UTF-8 encoding (argon2's, and most databases')
- * turns every lone surrogate into U+FFFD, so "\uD800", "\uDFFF" and "\uFFFD" would all be the same password.
- */
-export function isWellFormed (value: string): boolean {
-  return !LONE_SURROGATE.test(value)
-}
-
-/**
- * Passwords are compared as NFC, the normalization RFC 8265 (OpaqueString) gives them, so the same password typed on
- * systems that compose characters differently still matches. `hashPassword` and `verify` normalize alike.
- */
+/** NFC, as RFC 8265 (OpaqueString) compares passwords: one password however a system composes its characters. */
 function normalize (password: string): string {
   return password.normalize('NFC')
 }
 
-/** argon2's own default, used when the options name none. */
-const ARGON2_DEFAULT_PARALLELISM = 4
-
-/**
- * How many argon2 calls may run at once: as many as the cores can run side by side, each using `parallelism` threads,
- * and at least one. More would not hash faster (argon2 is bound by CPU and memory bandwidth), but each would take
- * a libuv thread-pool slot (which file reads and DNS lookups wait behind) and 64 MiB, and the threads would crowd the
- * main thread off the cores: with 8 logins at once on 2 cores, the event loop's p99 delay tripled (bench/README.md).
- */
-export function argon2Concurrency (parallelism = ARGON2_DEFAULT_PARALLELISM, cores = availableParallelism()): number {
+/** As many argon2 calls as the cores run side by side: more would hash no faster and crowd the event loop out. */
+export function argon2Concurrency (parallelism: number = ARGON2_DEFAULTS.parallelism, cores = availableParallelism()): number {
   return Math.max(1, Math.floor(cores / parallelism))
 }
 
 /**
- * Runs at most `limit` tasks at once; up to `maxQueued` others wait their turn, first come first served, and the
- * rest are refused at once with BusyError, their task never run. Without the bound a flood of logins would queue
- * without end, each holding its request, and be hashed long after its client gave up.
+ * Runs at most `limit` tasks at once, queues up to `maxQueued` more in order, and refuses the rest with BusyError at
+ * once: unbounded, a flood of logins would be hashed long after their clients gave up.
  */
 export class Gate {
   #running = 0
@@ -111,9 +84,6 @@ export interface QueueOptions {
   maxQueued: number
 }
 
-/** argon2's own defaults, which apply to any cost parameter `hashOptions` leaves out. */
-export const ARGON2_DEFAULTS = { memoryCost: 65536, timeCost: 3, parallelism: ARGON2_DEFAULT_PARALLELISM }
-
 export class PasswordHasher {
   readonly #options: HashOptions & { type: typeof argon2.argon2id }
   readonly #current: { m: number, t: number, p: number }
@@ -147,31 +117,15 @@ export class PasswordHasher {
     return this.#gate.run(() => argon2.hash(normalized, this.#options))
   }
 
-  /**
-   * A hash of a random password with the current parameters. Failure paths verify against it, so an unknown
-   * user costs one argon2 verify, like a wrong password does. Made outside the queue: it is made once (at ready,
-   * before any request), and a verify must never wait in the queue for a dummy queued behind its own slot.
-   */
+  /** What failures verify against, so an unknown user costs one verify; made once, at ready, outside the queue. */
   dummyHash (): Promise<string> {
     this.#dummy ??= argon2.hash(randomBytes(16).toString('base64url'), this.#options)
     return this.#dummy
   }
 
   /**
-   * At least the work of one argon2 verify with the current parameters, whatever `hash` is, so that no stored hash
-   * answers faster than an unknown user (whose check is the dummy verify):
-   * - a usable hash made with the current parameters: its own verify, and nothing else;
-   * - a hash made with other parameters (`hashOptions` changed since): its own verify, then the dummy one (Django's
-   *   `harden_runtime`, done here with argon2's own parameters rather than by counting iterations). On success too:
-   *   an inactive user's right password is a failure the caller decides later. Until the hash is upgraded (login
-   *   rehashes it when `users.updatePasswordHash` is given) such an account still costs its own verify on top, so a
-   *   weaker old hash adds a little and a stronger one more: SECURITY.md, row 5;
-   * - no usable hash, or one argon2 refuses after all (it asks for more memory than can be allocated, and fails in
-   *   microseconds): the dummy verify. Never a 500, and no faster than a wrong password.
-   *
-   * The whole check takes one turn in the queue, entered at the same point whatever `hash` is: a second verify does
-   * not go back to the end of the queue, which under load would answer later than a wrong password and tell the two
-   * apart.
+   * At least one verify at the current parameters whatever `hash` is, in one turn of the queue, so that no stored hash
+   * answers sooner than an unknown user (docs/architecture.md, "The cost of a failed login").
    */
   async verify (hash: unknown, plain: string): Promise<boolean> {
     const password = normalize(plain)

@@ -1,18 +1,16 @@
 import { createHmac } from 'node:crypto'
-import { InvalidOptionError, InvalidTokenError } from './errors'
-import { askUsers, sameAuthHash, type AuthState } from './auth'
-import { isValidUserId } from './backends/backend'
-import type { User, UserId } from './options'
+import type { UserId } from '../../types/index'
+import { isValidUserId } from '../constants'
+import { InvalidArgumentError, InvalidTokenError } from '../errors'
+import { sameAuthHash } from '../login/auth-hash'
+import { askUsers } from '../login/users'
+import type { User } from '../options'
+import type { Registration } from '../registration'
 
 /**
- * Signed, stateless tokens for the links an app mails (password reset, email verification): Django's
- * PasswordResetTokenGenerator, with the auth hash (lib/auth.ts) standing in for its password hash and last login.
- *
- * A token is `<id>.<expiry>.<mac>`: the user's id (typed, base64url), the expiry in milliseconds since the epoch
- * (base 36), and an HMAC-SHA256 over the purpose, the id, the expiry and the user's auth hash at the time it was made.
- * Nothing in it is secret, and nothing in it can be changed: the purpose and the auth hash are in the MAC only, so a
- * token made for one purpose fails for another, and a password change (a new hash, a new salt) kills every token made
- * before it. The characters are all URL-safe, and a token for a numeric id is about 60 of them.
+ * Signed, stateless tokens for the links an app mails (Django's PasswordResetTokenGenerator): `<id>.<expiry>.<mac>`, an
+ * HMAC over the purpose, the typed id, the expiry and the user's auth hash, so a password change kills every token
+ * made before it (docs/architecture.md, "User tokens").
  */
 
 const DEFAULT_MAX_AGE = 60 * 60 * 1000
@@ -21,43 +19,12 @@ const MAX_TOKEN_LENGTH = 800
 const MAX_PURPOSE_LENGTH = 100
 const TOKEN = /^([A-Za-z0-9_-]{2,700})\.([1-9a-z][0-9a-z]{0,10})\.([A-Za-z0-9_-]{43})$/
 const MAC_LABEL = 'fastify-auth-helpers:user-token:v1'
-const KEY_LABEL = 'fastify-auth-helpers:user-token-key'
-
-export interface UserTokenOptions {
-  /** The key that signs new tokens and verifies them; 32+ characters. */
-  secret?: unknown
-  /** Keys that still verify the tokens they signed, for rotation (newest first). */
-  previousSecrets?: unknown
-}
 
 export interface UserTokens {
   create (user: User, options: { purpose: unknown, maxAge?: unknown }): string
   verify (token: unknown, options: { purpose: unknown }): Promise<User>
   /** The id a token names, or null when it is not of the token's shape (before any check of its MAC). */
   idOf (token: unknown): UserId | null
-}
-
-function isSecret (value: unknown): value is string | Buffer {
-  return (typeof value === 'string' || Buffer.isBuffer(value)) && value.length >= 32
-}
-
-/**
- * The keys, the signing one first. Without `userTokens.secret` the key is derived from the auth hash key under a label
- * of its own, so that a token's MAC can never be taken for an auth hash or the other way round.
- */
-export function userTokenKeys (raw: unknown, authHashSecret: string | Buffer): Buffer[] {
-  if (raw === undefined) return [createHmac('sha256', authHashSecret).update(KEY_LABEL).digest()]
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new InvalidOptionError('`userTokens` must be an object `{ secret, previousSecrets }`')
-  }
-  const { secret, previousSecrets = [], ...rest } = raw as UserTokenOptions
-  const unknown = Object.keys(rest)
-  if (unknown.length > 0) throw new InvalidOptionError(`\`userTokens.${unknown[0]}\` is not an option: only secret and previousSecrets`)
-  if (!isSecret(secret)) throw new InvalidOptionError('`userTokens.secret` must be a string or Buffer of at least 32 characters')
-  if (!Array.isArray(previousSecrets) || !previousSecrets.every(isSecret)) {
-    throw new InvalidOptionError('`userTokens.previousSecrets` must be an array of strings or Buffers of at least 32 characters')
-  }
-  return [secret, ...previousSecrets].map(key => Buffer.from(key))
 }
 
 /** The id as the auth hash writes it, typed, so that the string "1" and the number 1 never share a token. */
@@ -78,13 +45,13 @@ function parseId (encoded: string): UserId | null {
 
 function checkPurpose (purpose: unknown, call: string): string {
   if (typeof purpose !== 'string' || purpose.length === 0 || purpose.length > MAX_PURPOSE_LENGTH) {
-    throw new InvalidOptionError(`${call}() takes { purpose }: a non-empty string of at most ${MAX_PURPOSE_LENGTH} characters`)
+    throw new InvalidArgumentError(`${call}() takes { purpose }: a non-empty string of at most ${MAX_PURPOSE_LENGTH} characters`)
   }
   return purpose
 }
 
-export function createUserTokens (state: AuthState, keys: Buffer[], now: () => number = Date.now): UserTokens {
-  const { options } = state
+export function createUserTokens (registration: Registration, keys: Buffer[], now: () => number = Date.now): UserTokens {
+  const { options } = registration
   // Stands in for the auth hash of a user who is not there, so that the MAC is computed and compared all the same.
   const absentUserHash = createHmac('sha256', keys[0] as Buffer).update('fastify-auth-helpers:no-user').digest('base64url')
 
@@ -104,15 +71,15 @@ export function createUserTokens (state: AuthState, keys: Buffer[], now: () => n
   return {
     create (user, { purpose, maxAge = DEFAULT_MAX_AGE }) {
       const checkedPurpose = checkPurpose(purpose, 'createUserToken')
-      if (user === null || typeof user !== 'object') throw new InvalidOptionError('createUserToken() takes a user object')
+      if (user === null || typeof user !== 'object') throw new InvalidArgumentError('createUserToken() takes a user object')
       const id = options.getUserId(user)
-      if (!isValidUserId(id)) throw new InvalidOptionError('createUserToken() was given a user without a valid id')
+      if (!isValidUserId(id)) throw new InvalidArgumentError('createUserToken() was given a user without a valid id')
       if (!(Number.isSafeInteger(maxAge) && (maxAge as number) > 0)) {
-        throw new InvalidOptionError('createUserToken() takes `maxAge` as a positive whole number of milliseconds')
+        throw new InvalidArgumentError('createUserToken() takes `maxAge` as a positive whole number of milliseconds')
       }
       const expires = (now() + (maxAge as number)).toString(36)
       const text = idText(id)
-      return `${Buffer.from(text).toString('base64url')}.${expires}.${mac(keys[0] as Buffer, checkedPurpose, text, expires, state.authHash(user))}`
+      return `${Buffer.from(text).toString('base64url')}.${expires}.${mac(keys[0] as Buffer, checkedPurpose, text, expires, registration.authHash(user))}`
     },
 
     /**
@@ -126,7 +93,7 @@ export function createUserTokens (state: AuthState, keys: Buffer[], now: () => n
       if (parsed === null) throw new InvalidTokenError()
       const user = await askUsers('findById', () => options.users.findById(parsed.id))
       const found = user != null
-      const authHash = found ? state.authHash(user) : absentUserHash
+      const authHash = found ? registration.authHash(user) : absentUserHash
       const text = idText(parsed.id)
       let signed = false
       for (const key of keys) signed = sameAuthHash(parsed.mac, mac(key, checkedPurpose, text, parsed.expires, authHash)) || signed

@@ -1,0 +1,275 @@
+import { randomBytes } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
+import type { LoginEndedEvent, LoginEndReason, LoginInfo, UserId } from '../../types/index'
+import type { BackendName } from '../constants'
+import type { CurrentLogin } from '../context'
+import type { Lifetime } from '../options/logins'
+import { fullStore, isFullLoginStore, isThenable, type BasicLoginStore, type LoginIndexEntry, type LoginRecord, type LoginStore } from './contract'
+
+export interface LifetimeOptions extends Lifetime {
+  now: () => number
+  /** Told of each login that ends, once. */
+  ended?: (event: LoginEndedEvent) => void
+}
+
+const DEVICE_TEXT_LIMIT = 256
+
+function deviceText (value: unknown): string | null {
+  if (typeof value !== 'string' || value.length === 0) return null
+  return value.length > DEVICE_TEXT_LIMIT ? value.slice(0, DEVICE_TEXT_LIMIT) : value
+}
+
+export function recordKey (handle: string): string {
+  return `auth-login:${handle}`
+}
+
+/** One index per user id whatever its type: login() takes 7 and '7' for the same user. */
+export function indexKey (userId: UserId): string {
+  return `auth-user:${String(userId)}`
+}
+
+/**
+ * The login records of one store: made, renewed, read, ended, listed. The order of writes that keeps this exact under
+ * concurrency is in docs/architecture.md ("The login record").
+ */
+export class Logins {
+  constructor (readonly store: BasicLoginStore, readonly lifetime: LifetimeOptions) {}
+
+  /** Whether the store can list, end, renew and update logins exactly. */
+  get full (): boolean {
+    return isFullLoginStore(this.store)
+  }
+
+  now (): number {
+    return this.lifetime.now()
+  }
+
+  /** The record under a handle; without a promise when the store answers synchronously. */
+  read (handle: string): LoginRecord | null | Promise<LoginRecord | null> {
+    const answer = this.store.get(recordKey(handle))
+    if (isThenable(answer)) return Promise.resolve(answer).then(value => value ?? null)
+    return answer ?? null
+  }
+
+  /** The sooner of the absolute end and the idle end: when the store may forget the record, and `expiresAt`. */
+  endOf (record: LoginRecord): number {
+    const { idleTimeout } = this.lifetime
+    return idleTimeout > 0 ? Math.min(record.expiresAt, record.seenAt + idleTimeout) : record.expiresAt
+  }
+
+  isLive (record: LoginRecord, now = this.now()): boolean {
+    return now < this.endOf(record)
+  }
+
+  lifetimeOf (remember: boolean | null): number {
+    return remember === false ? this.lifetime.browserSessionMaxAge : this.lifetime.maxAge
+  }
+
+  newRecord (request: FastifyRequest, fields: { userId: UserId, authHash: string, backend: BackendName, remember: boolean | null }): LoginRecord {
+    const now = this.now()
+    return {
+      id: randomBytes(16).toString('base64url'),
+      userId: fields.userId,
+      authHash: fields.authHash,
+      backend: fields.backend,
+      createdAt: now,
+      authenticatedAt: now,
+      seenAt: now,
+      expiresAt: now + this.lifetimeOf(fields.remember),
+      remember: fields.remember,
+      userAgent: deviceText(request.headers['user-agent']),
+      ip: deviceText(request.ip)
+    }
+  }
+
+  /** The same login under a new handle: id, creation and last proof kept, so the absolute lifetime never grows. */
+  renewedRecord (previous: LoginRecord, fields: { authHash: string, remember: boolean | undefined }): LoginRecord {
+    const remember = fields.remember ?? previous.remember
+    return {
+      ...previous,
+      authHash: fields.authHash,
+      remember,
+      seenAt: this.now(),
+      expiresAt: remember === previous.remember ? previous.expiresAt : previous.createdAt + this.lifetimeOf(remember)
+    }
+  }
+
+  /** A new login: the record, then its index entry. */
+  async open (handle: string, record: LoginRecord): Promise<void> {
+    const { store } = this
+    await store.create(recordKey(handle), record, this.endOf(record))
+    if (!isFullLoginStore(store)) return
+    const pruned = await store.addEntry(indexKey(record.userId), record.id, { handle, expiresAt: record.expiresAt }, this.now())
+    // A store that does not expire keys by itself (MemoryStore) would keep these records for ever.
+    if (Array.isArray(pruned)) await Promise.all(pruned.map(([, entry]) => this.dropExpired(store, entry.handle, null)))
+  }
+
+  /** Called by whoever removed the login's index entry, which happens once per login, on every instance. */
+  private report (record: LoginRecord, reason: LoginEndReason, request: FastifyRequest | null | undefined): void {
+    this.lifetime.ended?.({ request: request ?? null, userId: record.userId, loginId: record.id, backend: record.backend, reason })
+  }
+
+  /** Nothing revives a login past its absolute end, so its record is taken without a second look. */
+  private async dropExpired (store: Pick<Required<BasicLoginStore>, 'take'>, handle: string, request: FastifyRequest | null): Promise<void> {
+    const record = await store.take(recordKey(handle))
+    if (record !== null) this.report(record, 'expired', request)
+  }
+
+  /** Moves a login to a new handle; false, leaving nothing behind, when it ended meanwhile on any instance. */
+  async renew (previous: CurrentLogin, handle: string, record: LoginRecord): Promise<boolean> {
+    const { store } = this
+    if (!isFullLoginStore(store)) {
+      // Read, then delete: a logout on another instance between the two is not seen (docs/lifetime.md, "Login stores").
+      const answer = store.get(recordKey(previous.handle))
+      const found = isThenable(answer) ? await answer : answer
+      if (found == null || found.id !== previous.record.id) return false
+      await store.delete(recordKey(previous.handle))
+      await store.create(recordKey(handle), record, this.endOf(record))
+      return true
+    }
+    const taken = await store.take(recordKey(previous.handle))
+    if (taken === null || taken.id !== previous.record.id) return false
+    await store.create(recordKey(handle), record, this.endOf(record))
+    if (await store.replaceEntry(indexKey(record.userId), record.id, { handle, expiresAt: record.expiresAt })) return true
+    await store.delete(recordKey(handle))
+    return false
+  }
+
+  /** Ends a login: its index entry and its record at once, then the record a renewal may have moved it to. */
+  async end (login: { handle: string, record: LoginRecord }, request?: FastifyRequest): Promise<void> {
+    const { store } = this
+    const reason = this.isLive(login.record) ? 'logout' : 'expired'
+    if (!isFullLoginStore(store)) {
+      await store.delete(recordKey(login.handle))
+      this.report(login.record, reason, request)
+      return
+    }
+    const [entry] = await Promise.all([
+      store.removeEntry(indexKey(login.record.userId), login.record.id),
+      store.delete(recordKey(login.handle))
+    ])
+    if (entry !== null && entry.handle !== login.handle) await store.delete(recordKey(entry.handle))
+    if (entry !== null) this.report(login.record, reason, request)
+  }
+
+  /** Ends the record under a handle, whatever login it holds. */
+  async endHandle (handle: string): Promise<void> {
+    const { store } = this
+    if (!isFullLoginStore(store)) {
+      await store.delete(recordKey(handle))
+      return
+    }
+    const record = await store.take(recordKey(handle))
+    if (record !== null) await this.end({ handle, record })
+  }
+
+  /** Ends one login of a user by its public id; false when the user has no such live login. */
+  async endById (userId: UserId, loginId: string, request?: FastifyRequest): Promise<boolean> {
+    const store = fullStore(this.store, 'endLogin()')
+    const entry = await store.removeEntry(indexKey(userId), loginId)
+    if (entry === null) return false
+    const record = await store.take(recordKey(entry.handle))
+    if (record === null) return false
+    const live = this.isLive(record)
+    this.report(record, live ? 'ended' : 'expired', request)
+    return live
+  }
+
+  /** Ends every login of a user, or every one but `keep`, index entries first; resolves to how many were live. */
+  async endAll (userId: UserId, keep?: CurrentLogin, request?: FastifyRequest): Promise<number> {
+    const store = fullStore(this.store, keep === undefined ? 'endLogins()' : 'endOtherLogins()')
+    const key = indexKey(userId)
+    const removed: LoginIndexEntry[] = []
+    if (keep === undefined) {
+      for (const [, entry] of await store.removeAllEntries(key)) removed.push(entry)
+    } else {
+      await Promise.all((await store.entries(key)).map(async ([id]) => {
+        if (id === keep.record.id) return
+        const entry = await store.removeEntry(key, id)
+        if (entry !== null) removed.push(entry)
+      }))
+    }
+    const now = this.now()
+    const records = await Promise.all(removed.map(entry => store.take(recordKey(entry.handle))))
+    let live = 0
+    for (const record of records) {
+      if (record === null) continue
+      const isLive = this.isLive(record, now)
+      if (isLive) live++
+      this.report(record, !isLive ? 'expired' : keep === undefined ? 'ended-all' : 'ended-others', request)
+    }
+    return live
+  }
+
+  /** A user's live logins, newest first; entries whose record has gone leave the index. */
+  async list (userId: UserId, current?: CurrentLogin, request?: FastifyRequest): Promise<LoginInfo[]> {
+    const store = fullStore(this.store, 'listLogins()')
+    const key = indexKey(userId)
+    const now = this.now()
+    const found = await Promise.all((await store.entries(key)).map(async ([id, entry]) => {
+      const answer = store.get(recordKey(entry.handle))
+      const record = isThenable(answer) ? await answer : answer
+      if (record != null && record.id === id && this.isLive(record, now)) return record
+      // A login past its absolute end, or whose record a crash left behind, leaves the index: only the entry read.
+      if (record == null || record.id !== id || now >= record.expiresAt) {
+        await this.dropStale(store, key, id, entry, record != null && record.id === id, request ?? null)
+      }
+      return null
+    }))
+    return found
+      .filter((record): record is LoginRecord => record !== null)
+      .sort((a, b) => b.createdAt - a.createdAt)
+      .map(record => this.info(record, current?.record.id === record.id))
+  }
+
+  /** Removes an index entry that names no live login, unless a renewal moved it meanwhile. */
+  private async dropStale (store: LoginStore, key: string, id: string, entry: LoginIndexEntry, expired: boolean, request: FastifyRequest | null): Promise<void> {
+    const removed = await store.removeEntry(key, id)
+    if (removed === null) return
+    if (removed.handle !== entry.handle) await store.addEntry(key, id, removed, this.now())
+    else if (expired) await this.dropExpired(store, entry.handle, request)
+  }
+
+  info (record: LoginRecord, current: boolean): LoginInfo {
+    return {
+      id: record.id,
+      backend: record.backend,
+      createdAt: new Date(record.createdAt),
+      lastSeenAt: new Date(record.seenAt),
+      expiresAt: new Date(this.endOf(record)),
+      userAgent: record.userAgent,
+      ip: record.ip,
+      current
+    }
+  }
+
+  /** Whether `seenAt` is due (at most once per `touchInterval`). */
+  dueForTouch (login: CurrentLogin, now = this.now()): boolean {
+    return this.full && now - login.record.seenAt >= this.lifetime.touchInterval
+  }
+
+  /** Writes `seenAt` (and with an idle timeout the store's expiry) if the login still exists. */
+  async touch (login: CurrentLogin): Promise<void> {
+    const store = fullStore(this.store, 'lastSeenAt')
+    const seenAt = this.now()
+    const record = { ...login.record, seenAt }
+    if (await store.update(recordKey(login.handle), { seenAt }, this.endOf(record))) login.record = record
+  }
+
+  /** Writes a refresh family's new token in place, only while the record still holds `expected`; false otherwise. */
+  async rotate (handle: string, expected: string, record: LoginRecord): Promise<boolean> {
+    const { refreshHash, refreshExpiresAt, refreshSpent, seenAt } = record
+    const swap = (this.store as Required<BasicLoginStore>).swap
+    return await swap.call(this.store, recordKey(handle), 'refreshHash', expected, { refreshHash, refreshExpiresAt, refreshSpent, seenAt }, this.endOf(record))
+  }
+
+  /** Marks a login as having just proved its user; false when it ended meanwhile. */
+  async proved (login: CurrentLogin): Promise<boolean> {
+    const store = fullStore(this.store, 'reauthenticate()')
+    const now = this.now()
+    const record = { ...login.record, authenticatedAt: now, seenAt: now }
+    const updated = await store.update(recordKey(login.handle), { authenticatedAt: now, seenAt: now }, this.endOf(record))
+    if (updated) login.record = record
+    return updated
+  }
+}

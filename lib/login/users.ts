@@ -1,0 +1,41 @@
+import type { UserId } from '../../types/index'
+import { InvalidUserIdError, UserStoreError } from '../errors'
+import { isThenable } from '../login-store/contract'
+import type { User } from '../options'
+import type { Registration } from '../registration'
+import { sameAuthHash } from './auth-hash'
+
+/** A user store call whose failure is a 503 keeping the store's error as cause; synchronous when the store is. */
+export function askUsers<T> (method: 'findByUsername' | 'findById', call: () => T | PromiseLike<T>): T | Promise<T> {
+  const fail = (err: unknown): never => { throw new UserStoreError(method, { cause: err }) }
+  let answer: T | PromiseLike<T>
+  try {
+    answer = call()
+  } catch (err) {
+    return fail(err)
+  }
+  return isThenable(answer) ? Promise.resolve(answer).then(undefined, fail) : answer
+}
+
+/** The user with this id, or null; without a promise when the store answers synchronously. */
+export function findUser (registration: Registration, id: UserId): User | null | Promise<User | null> {
+  const found = askUsers('findById', () => registration.options.users.findById(id))
+  if (found instanceof Promise) return found.then(user => user ?? null)
+  return found ?? null
+}
+
+/** Whether `user` may still hold a login made with `authHash`: there, active, and the password unchanged since. */
+export function holdsLogin (registration: Registration, user: User | null | undefined, authHash: unknown): user is User {
+  return user != null && registration.options.isActive(user) && sameAuthHash(authHash, registration.authHash(user))
+}
+
+/**
+ * Ids a login cannot hold (a bigint column, a number past 2**53) are the app's setup at fault: a 500, never a 401 that
+ * would tell a user with the right password that it was wrong.
+ */
+export function refuseUnstorableId (id: unknown, source: string, fix: string): void {
+  if (typeof id === 'bigint') throw new InvalidUserIdError(source, 'a bigint', fix)
+  if (typeof id === 'number' && Number.isInteger(id) && !Number.isSafeInteger(id)) {
+    throw new InvalidUserIdError(source, 'an integer beyond Number.MAX_SAFE_INTEGER', fix)
+  }
+}

@@ -1,0 +1,77 @@
+import type { FastifyRequest } from 'fastify'
+import { isValidUserId } from '../constants'
+import { contextOf, type CurrentLogin } from '../context'
+import { AuthenticationError, InvalidArgumentError, UnauthorizedError, UserStoreError } from '../errors'
+import { admit } from '../login/door'
+import type { User } from '../options'
+import { isPassword } from './input'
+import type { Passwords } from './passwords'
+import { checkNewPassword } from './policy'
+
+/**
+ * A new password ends every login made before it on its next request (each carries the auth hash of its password);
+ * ending the kept ones too takes them off `listLogins` at once, and ends refresh families before their next refresh.
+ */
+async function endKeptLogins (passwords: Passwords, user: User, keep?: CurrentLogin): Promise<void> {
+  const { logins, options } = passwords.registration
+  if (logins === undefined || !logins.full) return
+  const id = options.getUserId(user)
+  if (isValidUserId(id)) await logins.endAll(id, keep)
+}
+
+function hashStorer (passwords: Passwords, user: User): (hash: string) => Promise<void> {
+  const update = passwords.registration.options.users.updatePasswordHash
+  if (update === undefined) {
+    throw new InvalidArgumentError('changing a password needs `users.updatePasswordHash(user, hash)` to store the new hash')
+  }
+  return async (hash) => {
+    try {
+      await update(user, hash)
+    } catch (err) {
+      throw new UserStoreError('updatePasswordHash', { cause: err })
+    }
+  }
+}
+
+/** Stores a new password, which ends every login of the user (an admin, a reset). */
+export async function setPassword (passwords: Passwords, user: unknown, newPassword: unknown): Promise<void> {
+  if (user === null || typeof user !== 'object' || !isValidUserId(passwords.registration.options.getUserId(user))) {
+    throw new InvalidArgumentError('setPassword() takes a user object with a valid id')
+  }
+  const store = hashStorer(passwords, user)
+  await checkNewPassword(passwords, newPassword, user)
+  await store(await passwords.hasher.hash(newPassword as string))
+  await endKeptLogins(passwords, user)
+}
+
+/**
+ * Checks the current password as `authenticate` does (one verify, one refusal), stores the new one, renews this
+ * request's login under the new password (Django's `update_session_auth_hash`) and ends every other.
+ */
+export async function changePassword (passwords: Passwords, request: FastifyRequest, currentPassword: unknown, newPassword: unknown): Promise<string | undefined> {
+  const { registration, hasher } = passwords
+  const { options } = registration
+  const user = request.user as User | null
+  const backend = registration.resolutionOrder.find(({ backend }) => backend.storedUserId(request) != null)?.backend
+  if (user == null || backend === undefined) throw new UnauthorizedError()
+  const store = hashStorer(passwords, user)
+  await checkNewPassword(passwords, newPassword, user)
+  if (!isPassword(currentPassword, options.maxPasswordLength) || !await hasher.verify(options.getPasswordHash(user), currentPassword)) {
+    throw new AuthenticationError('Invalid password')
+  }
+  const hash = await hasher.hash(newPassword as string)
+  await store(hash)
+  const carried = contextOf(request).login
+  const continues = carried?.backend === backend.name && carried.handle !== '' ? carried : undefined
+  const admitted = await admit(registration, request, {
+    way: continues === undefined ? 'login' : 'renewal',
+    backend,
+    user,
+    userId: options.getUserId(user) as string | number,
+    provedHash: hash,
+    continues
+  })
+  if (typeof admitted === 'string') throw new UnauthorizedError()
+  await endKeptLogins(passwords, user, contextOf(request).login)
+  return admitted.token
+}
