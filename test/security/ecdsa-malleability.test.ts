@@ -4,6 +4,7 @@
 // itself and first proves with node:crypto that the twin is a valid signature, so the refusal is not an accident.
 import t from 'tap'
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto'
+import { createMemoryLoginStore } from '../../lib/login-store/memory'
 import { SECRET } from '../helper'
 import { bearer, buildJwt, claimsLike, decodeSegment, ecKeys, edKeys, forge, tokenFor, whoami, type PemKeyPair } from '../jwt-helper'
 
@@ -79,6 +80,30 @@ for (const alg of Object.keys(CURVES) as Alg[]) {
     ] as const) {
       t.same(await whoami(app, bearer(`${input}.${signature.toString('base64url')}`)), { status: 200, id: null }, name)
     }
+  })
+}
+
+for (const alg of Object.keys(CURVES) as Alg[]) {
+  t.test(`${alg}: every refreshed access token has the low s and authenticates, as a login's does`, async t => {
+    const keys = ecKeys(CURVES[alg].curve)
+    const { app } = await buildJwt(t, { algorithm: alg, secret: keys, refresh: true }, {
+      plugin: { authHashSecret: SECRET, loginStore: createMemoryLoginStore() },
+      after: (app) => {
+        app.post('/login-id-pair', async (request) => {
+          await request.login({ userId: 1 })
+          return request.issuedTokens()
+        })
+        app.post('/refresh', async (request) => await request.refresh((request.body as { refreshToken: string }).refreshToken))
+      }
+    })
+    let { refreshToken } = (await app.inject({ method: 'POST', url: '/login-id-pair' })).json()
+    const refused: string[] = []
+    for (let i = 0; i < 40; i++) {
+      const pair = (await app.inject({ method: 'POST', url: '/refresh', payload: { refreshToken } })).json()
+      refreshToken = pair.refreshToken
+      if (isHigh(pair.accessToken, alg) || (await whoami(app, bearer(pair.accessToken))).id !== 1) refused.push(pair.accessToken)
+    }
+    t.same(refused, [], '40 refreshed tokens, each low-s and each taken (a signer without the rule gives half high-s)')
   })
 }
 
