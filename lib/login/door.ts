@@ -63,7 +63,7 @@ export async function admit (registration: Registration, request: FastifyRequest
   // the password itself). Anything else must still hold the login it continues.
   const vouched = entry.provedHash !== undefined || entry.vouched === true
   if (continues !== undefined && !vouched && !holdsLogin(registration, user, continues.record.authHash)) {
-    await end(request, backend, continues, logins)
+    await logins.end(continues)
     return 'stale'
   }
   if (user === null || !registration.options.isActive(user)) return 'inactive'
@@ -88,18 +88,6 @@ export async function admit (registration: Registration, request: FastifyRequest
   request.user = admitted as typeof request.user
   if (way !== 'refresh') await emit(registration.options.onLogin, 'onLogin', { request, user: admitted, backend: backend.name })
   return { user: admitted, token }
-}
-
-/** A stale login ends as it would on its next request: the request's own is logged out; another (a refresh family) ended. */
-async function end (request: FastifyRequest, backend: Backend, login: CurrentLogin, logins: Logins): Promise<void> {
-  const context = contextOf(request)
-  if (context.login !== login) {
-    await logins.end(login)
-    return
-  }
-  await backend.logout(request)
-  context.resolvedBy = undefined
-  request.user = null
 }
 
 async function prove (user: User, login: CurrentLogin, logins: Logins): Promise<Admission | Refusal> {

@@ -17,10 +17,6 @@ export interface LoginOptions {
   remember?: unknown
 }
 
-function describe (value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`
-}
-
 /** The user and id `login()` was given, checked; the user looked up for `{ userId }`. */
 async function userOf (registration: Registration, { user, userId }: LoginOptions): Promise<{ user: User, id: UserId }> {
   if ((user != null) === (userId != null)) throw new AuthenticationError('login() takes exactly one of user and userId')
@@ -45,7 +41,7 @@ async function userOf (registration: Registration, { user, userId }: LoginOption
 export async function login (request: FastifyRequest, options: LoginOptions): Promise<string | undefined> {
   const registration = registrationOf(request)
   if (options === null || typeof options !== 'object') {
-    throw new InvalidArgumentError(`login() takes { user } or { userId }, not ${describe(options)}`)
+    throw new InvalidArgumentError('login() takes { user } or { userId }')
   }
   const backend = backendNamed(registration, options.backend ?? registration.defaultBackend)
   const { remember } = options
@@ -82,7 +78,7 @@ export async function logout (request: FastifyRequest, options?: { backend?: unk
   const registration = registrationOf(request)
   // `logout(request, 'jwt')`, the Python helpers' positional form, would otherwise log out the default backend.
   if (options != null && (typeof options !== 'object' || Array.isArray(options))) {
-    throw new InvalidArgumentError(`logout() takes { backend } (an object), not ${describe(options)}`)
+    throw new InvalidArgumentError(`logout() takes { backend } (an object), not ${Array.isArray(options) ? 'an array' : `a ${typeof options}`}`)
   }
   const backend = options?.backend === undefined ? requestBackend(registration, request) : backendNamed(registration, options.backend)
   const userId = backend.storedUserId(request)

@@ -17,11 +17,14 @@ export function askUsers<T> (method: 'findByUsername' | 'findById', call: () => 
   return isThenable(answer) ? Promise.resolve(answer).then(undefined, fail) : answer
 }
 
+function orNull (user: User | null | undefined): User | null {
+  return user ?? null
+}
+
 /** The user with this id, or null; without a promise when the store answers synchronously. */
 export function findUser (registration: Registration, id: UserId): User | null | Promise<User | null> {
   const found = askUsers('findById', () => registration.options.users.findById(id))
-  if (found instanceof Promise) return found.then(user => user ?? null)
-  return found ?? null
+  return found instanceof Promise ? found.then(orNull) : orNull(found)
 }
 
 /** Whether `user` may still hold a login made with `authHash`: there, active, and the password unchanged since. */

@@ -56,6 +56,8 @@ const REFUSED_COOKIE_OPTIONS: Record<string, string> = {
 }
 const BASE64_TEXT = /^[A-Za-z0-9+/=_\-\s]+$/
 const CURVES: Partial<Record<JwtAlgorithm, string>> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' }
+/** The key types node reads for each family of algorithms (by the algorithm's first two letters). */
+const KEY_TYPES: Record<string, readonly string[]> = { RS: ['rsa'], PS: ['rsa'], ES: ['ec'], Ed: ['ed25519', 'ed448'] }
 
 /** `15m`-style durations or whole seconds, as seconds. */
 function seconds (value: unknown, name: string): number {
@@ -102,11 +104,8 @@ function keyKind (secret: string | Buffer): 'PEM' | 'DER' | 'JWK' | undefined {
 
 /** Whether node reads the key as one that `algorithm` signs with: the type, and for ES* the curve. */
 function suits (key: KeyObject, algorithm: JwtAlgorithm): boolean {
-  const type = key.asymmetricKeyType
-  if (algorithm.startsWith('RS')) return type === 'rsa'
-  if (algorithm.startsWith('PS')) return type === 'rsa' || type === 'rsa-pss'
-  if (algorithm === 'EdDSA') return type === 'ed25519' || type === 'ed448'
-  return type === 'ec' && key.asymmetricKeyDetails?.namedCurve === CURVES[algorithm]
+  const types = KEY_TYPES[algorithm.slice(0, 2)] as readonly string[]
+  return types.includes(key.asymmetricKeyType as string) && (types[0] !== 'ec' || key.asymmetricKeyDetails?.namedCurve === CURVES[algorithm])
 }
 
 function readKey (read: () => KeyObject, algorithm: JwtAlgorithm, name: string): KeyObject {
@@ -116,7 +115,7 @@ function readKey (read: () => KeyObject, algorithm: JwtAlgorithm, name: string):
   } catch (err) {
     return fail(`\`${name}\` does not suit the algorithm ${algorithm}: ${(err as Error).message}`)
   }
-  if (!suits(key, algorithm)) fail(`\`${name}\` does not suit the algorithm ${algorithm}: it is a ${key.asymmetricKeyType ?? 'secret'} key`)
+  if (!suits(key, algorithm)) fail(`\`${name}\` does not suit the algorithm ${algorithm}: its key type is ${key.asymmetricKeyType as string}`)
   return key
 }
 

@@ -45,7 +45,10 @@ export async function refresh (request: FastifyRequest, given?: unknown): Promis
   if (record === null || record.backend !== 'jwt' || typeof record.refreshHash !== 'string') return refuse()
   // A store of the app's may drop an empty list: no spent hashes yet.
   const spent = Array.isArray(record.refreshSpent) ? record.refreshSpent : []
-  if (!sameAuthHash(record.refreshHash, hash)) return spent.includes(hash) ? await reused(record) : refuse()
+  if (!sameAuthHash(record.refreshHash, hash)) {
+    if (spent.includes(hash)) return await reused(record)
+    return refuse()
+  }
   const now = logins.now()
   if (!(now < (record.refreshExpiresAt as number))) return refuse()
 

@@ -57,6 +57,7 @@ t.test("the app's own objects keep their other methods, and Fastify's register o
 })
 
 t.test('options that are not an object of options are refused', async t => {
+  t.equal((await registration([] as never) as Error).message, 'fastify-auth-helpers: the options must be an object with at least `users`')
   for (const [name, options, message] of [
     ['session', { ...base, session: 'secret' }, '`session` must be an object of @fastify/session options'],
     ['session.cookie', { ...base, session: { secret: SECRET, cookie: true } }, '`session.cookie` must be an object of cookie options'],
