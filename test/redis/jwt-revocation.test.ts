@@ -21,7 +21,7 @@ const noJwtBackend = existsSync(join(__dirname, '../../lib/backends/jwt.ts'))
 const skip = noJwtBackend || redisSkipReason()
 const skipOwn = noJwtBackend || ownRedisSkipReason()
 let url = ''
-if (skip === false) t.before(async () => { url = await redisFor(t) })
+if (skip === false) t.before(async () => { url = await redisFor() })
 
 interface Claims { jti: string, exp: number }
 

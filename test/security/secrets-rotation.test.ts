@@ -95,7 +95,7 @@ t.test('a new authHashSecret ends every login: the switch to pull after a suspec
 // Every claim of the rotation is checked on each store: MemoryStore, a store that keeps JSON, and a real Redis.
 const redisSkip = redisSkipReason()
 let redisUrl = ''
-if (redisSkip === false) t.before(async () => { redisUrl = await redisFor(t) })
+if (redisSkip === false) t.before(async () => { redisUrl = await redisFor() })
 
 const STORES: Array<[string, (t: tap.Test) => Promise<object>, string | false]> = [
   ['MemoryStore', async () => new MemoryStore(), false],

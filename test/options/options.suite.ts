@@ -1,0 +1,4 @@
+// The options pass: one process for test/options/.
+import './options.test'
+import './registration-errors.test'
+import './registrations.test'
