@@ -5,9 +5,6 @@ import { addLoginRoutes, fakeClock, listWith } from '../login/helper'
 
 // Nothing left behind: every way a login ends removes it from the store and from the user's index.
 
-// 10 000 cycles take about a minute on one free core: more than tap's default per-file timeout under a full run.
-t.setTimeout(600_000)
-
 async function app (t: Parameters<typeof build>[0]) {
   const clock = fakeClock()
   const store = new MemoryStore()
@@ -25,9 +22,11 @@ async function app (t: Parameters<typeof build>[0]) {
   return { server, clock, entries, login }
 }
 
-t.test('10 000 login/logout cycles leave the store empty', async t => {
+// Every cycle takes the same path (the clock stands still), so a leak shows as a key left after the first cycle: 500
+// cycles prove what 10 000 did, at a twentieth of the time.
+t.test('500 login/logout cycles leave the store empty', async t => {
   const { server, entries, login } = await app(t)
-  for (let i = 0; i < 10_000; i++) {
+  for (let i = 0; i < 500; i++) {
     const cookie = await login()
     await server.inject({ method: 'POST', url: '/logout', headers: { cookie } })
   }
