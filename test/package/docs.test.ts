@@ -292,7 +292,6 @@ async function start (t: { teardown: (fn: () => unknown) => void }, block: Block
     : block.code
   const file = join(work, `${slug(block)}.mjs`)
   writeFileSync(file, js)
-  writeFileSync(join(work, 'runner.mjs'), RUNNER)
   const { NODE_V8_COVERAGE: _coverage, ...inherited } = process.env
   const child = spawn(process.execPath, [join(work, 'runner.mjs'), file], { cwd: work, env: { ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
@@ -440,7 +439,13 @@ const scenarios: Record<string, Scenario> = {
 }
 
 const run = blocks.filter(block => isCode(block) && !isFragment(block) && testedBy(block) === undefined)
-for (const block of run) {
+// Each program is a process of its own that mostly waits (for Node to load it, for argon2, for HTTP): three at once.
+t.test('the programs run as written', { jobs: 3 }, async t => {
+  writeFileSync(join(work, 'runner.mjs'), RUNNER)
+  for (const block of run) runsAsWritten(t, block)
+})
+
+function runsAsWritten (t: Test, block: Block): void {
   const needsRedis = block.code.includes('REDIS_URL')
   const skip = !built ? 'run `npm run build` first' : needsRedis && redisSkipReason()
   t.test(`${where(block)} runs as written${scenarioOf(block) ? ` (${scenarioOf(block)})` : ''}`, { skip }, async t => {
