@@ -1,5 +1,5 @@
 import t from 'tap'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFile, execFileSync, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -65,8 +65,12 @@ t.test('a fresh clone packs the built code, the types and SECURITY.md, and the t
   writeFileSync(join(app, 'app.cjs'), `const Fastify = require('fastify'); const auth = require('fastify-auth-helpers');
     (async () => { ${flow('')} })()`)
   writeFileSync(join(app, 'app.mjs'), flow("import Fastify from 'fastify'; import auth from 'fastify-auth-helpers'"))
-  t.same(JSON.parse(execFileSync(process.execPath, ['app.cjs'], { cwd: app, encoding: 'utf8' })), expected, 'CommonJS')
-  t.same(JSON.parse(execFileSync(process.execPath, ['app.mjs'], { cwd: app, encoding: 'utf8' })), expected, 'ESM')
+  // The four checks of the installed package are processes of their own, and run at once.
+  const node = (args: string[]): Promise<{ status: number, stdout: string }> => new Promise(resolve => {
+    execFile(process.execPath, args, { cwd: app, encoding: 'utf8' }, (error, stdout) =>
+      resolve({ status: error === null ? 0 : Number(error.code ?? 1), stdout }))
+  })
+  const [cjs, esm] = [node(['app.cjs']), node(['app.mjs'])]
 
   // The published types, compiled as a strict app compiles them: nodenext, and bundler resolution.
   writeFileSync(join(app, 'app.mts'), `import Fastify from 'fastify'
@@ -76,9 +80,13 @@ await app.register(auth, { users: { findByUsername: async () => null, findById: 
 app.get('/me', { preHandler: app.requireUser }, async (request) => ({ id: request.getUserId(), error: AuthenticationError.name }))
 `)
   const tsc = join(root, 'node_modules/typescript/bin/tsc')
-  for (const resolution of [['--module', 'nodenext'], ['--module', 'esnext', '--moduleResolution', 'bundler']]) {
-    const result = spawnSync(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', 'false', '--target', 'es2022',
-      '--types', 'node', ...resolution, 'app.mts'], { cwd: app, encoding: 'utf8' })
+  const resolutions = [['--module', 'nodenext'], ['--module', 'esnext', '--moduleResolution', 'bundler']]
+  const compiled = resolutions.map(resolution => node([tsc, '--noEmit', '--strict', '--skipLibCheck', 'false', '--target', 'es2022',
+    '--types', 'node', ...resolution, 'app.mts']))
+  t.same(JSON.parse((await cjs).stdout), expected, 'CommonJS')
+  t.same(JSON.parse((await esm).stdout), expected, 'ESM')
+  for (const [i, resolution] of resolutions.entries()) {
+    const result = await compiled[i]!
     t.equal(result.status, 0, `the types compile with ${resolution.join(' ')}: ${result.stdout}`)
   }
 })
