@@ -439,8 +439,8 @@ const scenarios: Record<string, Scenario> = {
 }
 
 const run = blocks.filter(block => isCode(block) && !isFragment(block) && testedBy(block) === undefined)
-// Each program is a process of its own that mostly waits (for Node to load it, for argon2, for HTTP): three at once.
-t.test('the programs run as written', { jobs: 3 }, async t => {
+// Each program is a process of its own that mostly waits (for Node to load it, for argon2, for HTTP): two at once.
+t.test('the programs run as written', { jobs: 2 }, async t => {
   writeFileSync(join(work, 'runner.mjs'), RUNNER)
   for (const block of run) runsAsWritten(t, block)
 })

@@ -1,6 +1,4 @@
 import t, { type Test } from 'tap'
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import Fastify, { type FastifyInstance } from 'fastify'
 import auth from '../../lib/index'
@@ -15,11 +13,8 @@ const JWT_SECRET = 'a-jwt-secret-for-the-redis-tests-32-chars+'
 const EXPIRES_IN = 900
 const SKEW_MARGIN = 30
 
-const noJwtBackend = existsSync(join(__dirname, '../../lib/backends/jwt.ts'))
-  ? false
-  : 'the JWT backend (issue 3, lib/backends/jwt.ts) is not on this branch yet: skipping the JWT revocation tests'
-const skip = noJwtBackend || redisSkipReason()
-const skipOwn = noJwtBackend || ownRedisSkipReason()
+const skip = redisSkipReason()
+const skipOwn = ownRedisSkipReason()
 let url = ''
 if (skip === false) t.before(async () => { url = await redisFor() })
 
