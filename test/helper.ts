@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import * as argon2 from 'argon2'
+import argon2Module = require('argon2')
 import auth from '../lib/index'
 
 /**
@@ -122,4 +123,22 @@ export async function loginAs (app: FastifyInstance, username: string, password:
   const cookie = cookieFrom(response)
   if (response.statusCode !== 200 || cookie === undefined) throw new Error(`login failed: ${response.statusCode} ${response.body}`)
   return cookie
+}
+
+export interface VerifyCall { digest: string, password: unknown }
+
+/**
+ * Replaces `argon2.verify` (on the module object lib/password.ts reads it from) with a spy that records each call
+ * and then verifies for real. Restored at teardown.
+ */
+export function spyOnVerify (t: { teardown: (fn: () => unknown) => void }): VerifyCall[] {
+  const calls: VerifyCall[] = []
+  const module = argon2Module as unknown as { verify: typeof argon2.verify }
+  const original = module.verify
+  module.verify = function spiedVerify (digest, password, options) {
+    calls.push({ digest, password })
+    return original(digest, password, options)
+  }
+  t.teardown(() => { module.verify = original })
+  return calls
 }

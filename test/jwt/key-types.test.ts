@@ -1,7 +1,7 @@
 import t from 'tap'
 import { generateKeyPairSync } from 'node:crypto'
 import { SECRET } from '../helper'
-import { bearer, buildJwt, tokenFor, whoami } from '../jwt-helper'
+import { bearer, buildJwt, tokenFor, whoami } from './helper'
 
 function pems (type: 'rsa-pss' | 'ed448'): { private: string, public: string } {
   const { privateKey, publicKey } = type === 'rsa-pss'

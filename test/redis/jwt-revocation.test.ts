@@ -16,7 +16,7 @@ const SKEW_MARGIN = 30
 const skip = redisSkipReason()
 const skipOwn = ownRedisSkipReason()
 let url = ''
-if (skip === false) t.before(async () => { url = await redisFor(t) })
+if (skip === false) t.before(async () => { url = await redisFor() })
 
 interface Claims { jti: string, exp: number }
 

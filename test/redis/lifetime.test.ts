@@ -11,7 +11,7 @@ import { redisFor, redisSkipReason } from './server'
 
 const skip = redisSkipReason()
 let url = ''
-if (skip === false) t.before(async () => { url = await redisFor(t) })
+if (skip === false) t.before(async () => { url = await redisFor() })
 
 const MINUTE = 60_000
 const DAY = 24 * 60 * MINUTE

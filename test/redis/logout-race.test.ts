@@ -11,7 +11,7 @@ import { redisFor, redisSkipReason, within } from './server'
 
 const skip = redisSkipReason()
 let url = ''
-if (skip === false) t.before(async () => { url = await redisFor(t) })
+if (skip === false) t.before(async () => { url = await redisFor() })
 
 const WAIT = 5000
 

@@ -12,7 +12,7 @@ import { redisFor, redisSkipReason } from './server'
 
 const skip = redisSkipReason()
 let url = ''
-if (skip === false) t.before(async () => { url = await redisFor(t) })
+if (skip === false) t.before(async () => { url = await redisFor() })
 
 const OLD = 'old password'
 const NEW = 'new password'

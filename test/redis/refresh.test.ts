@@ -1,12 +1,12 @@
 import t from 'tap'
 import { createRedisLoginStore } from '../../lib/login-store/redis'
-import { refreshMatrix } from '../refresh-matrix'
+import { refreshMatrix } from '../refresh/matrix'
 import { connectClient, testPrefix } from './app'
 import { redisFor, redisSkipReason } from './server'
 
 const skip = redisSkipReason()
 let url = ''
-if (skip === false) t.before(async () => { url = await redisFor(t) })
+if (skip === false) t.before(async () => { url = await redisFor() })
 
 // Two app instances, each with its own Redis client, over one Redis: what one refreshes or ends, the other sees.
 t.test('on Redis, two instances', { skip }, async t => {

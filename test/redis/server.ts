@@ -1,3 +1,4 @@
+import tap from 'tap'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -212,13 +213,19 @@ export class RedisServer {
   }
 }
 
+let shared: Promise<RedisServer> | undefined
+
 /**
- * The Redis URL for tests that only need some Redis: REDIS_URL when set, else a server of the test's own, stopped
- * at the end of `t`. Call it only when `redisSkipReason()` is false.
+ * The Redis URL for tests that only need some Redis: REDIS_URL when set, else one server of the process's own, started
+ * at the first call and stopped when the process's tests end (tests keep apart by key prefix, as on a shared
+ * REDIS_URL). Call it only when `redisSkipReason()` is false.
  */
-export async function redisFor (t: { teardown: (fn: () => unknown) => void }): Promise<string> {
+export async function redisFor (): Promise<string> {
   if (process.env.REDIS_URL) return process.env.REDIS_URL
-  const server = await RedisServer.start()
-  t.teardown(() => server.stop())
-  return server.url
+  if (shared === undefined) {
+    const starting = RedisServer.start()
+    shared = starting
+    tap.teardown(async () => { await (await starting).stop() })
+  }
+  return (await shared).url
 }

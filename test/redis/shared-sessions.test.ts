@@ -8,7 +8,7 @@ import { redisFor, redisSkipReason } from './server'
 
 const skip = redisSkipReason()
 let url = ''
-if (skip === false) t.before(async () => { url = await redisFor(t) })
+if (skip === false) t.before(async () => { url = await redisFor() })
 
 /** The session id a session cookie carries (the part before the signature). */
 function sidOf (cookie: string): string {

@@ -6,7 +6,7 @@
 // browser send, comes before the session; the token cookie is looked at only when no session login is carried.
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { JWT_SECRET, bearer } from '../jwt-helper'
+import { JWT_SECRET, bearer } from '../jwt/helper'
 import { cookieFrom, hashOf, type TestUsers } from '../helper'
 import { buildApp } from './kit'
 

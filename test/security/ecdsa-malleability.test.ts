@@ -6,7 +6,7 @@ import t from 'tap'
 import { createPublicKey, verify as cryptoVerify } from 'node:crypto'
 import { createMemoryLoginStore } from '../../lib/login-store/memory'
 import { SECRET } from '../helper'
-import { bearer, buildJwt, claimsLike, decodeSegment, ecKeys, edKeys, forge, tokenFor, whoami, type PemKeyPair } from '../jwt-helper'
+import { bearer, buildJwt, claimsLike, decodeSegment, ecKeys, edKeys, forge, tokenFor, whoami, type PemKeyPair } from '../jwt/helper'
 
 const CURVES = {
   ES256: { curve: 'P-256', hash: 'sha256', size: 32, order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n },

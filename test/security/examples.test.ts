@@ -5,7 +5,7 @@ import t from 'tap'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
-import { JWT_SECRET, bearer, tokenFor } from '../jwt-helper'
+import { JWT_SECRET, bearer, tokenFor } from '../jwt/helper'
 import { hashOf } from '../helper'
 import { buildApp } from './kit'
 

@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import auth from '../../lib/index'
-import { JWT_SECRET } from '../jwt-helper'
+import { JWT_SECRET } from '../jwt/helper'
 import { SECRET, TEST_HASH_OPTIONS, TestUsers, addRoutes, hashOf } from '../helper'
 import { JsonStore, buildApp, loggedInSessions, setCookieHeaders } from './kit'
 

@@ -1,4 +1,3 @@
-import argon2 = require('argon2')
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Test } from 'tap'
@@ -6,6 +5,8 @@ import type { Scheduler } from 'fast-check'
 import { sign } from '@fastify/cookie'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { SECRET, TEST_HASH_OPTIONS, type BuildOptions, type TestUsers, build } from '../helper'
+
+export { spyOnVerify, type VerifyCall } from '../helper'
 
 declare module 'fastify' {
   /** The session data the attacks' own routes write. */
@@ -188,24 +189,6 @@ export class ScheduledStore extends JsonStore {
   override destroy (id: string, callback: Callback): void {
     if (!this.#later(`destroy ${id}`, () => super.destroy(id, callback))) super.destroy(id, callback)
   }
-}
-
-export interface VerifyCall { digest: string, password: unknown }
-
-/**
- * Replaces `argon2.verify` (the module object lib/passwords/hasher.ts reads it from) with a spy that records each call
- * and then verifies for real. Restored at teardown.
- */
-export function spyOnVerify (t: { teardown: (fn: () => unknown) => void }): VerifyCall[] {
-  const calls: VerifyCall[] = []
-  const module = argon2 as unknown as { verify: typeof argon2.verify }
-  const original = module.verify
-  module.verify = function spiedVerify (digest, password, options) {
-    calls.push({ digest, password })
-    return original(digest, password, options)
-  }
-  t.teardown(() => { module.verify = original })
-  return calls
 }
 
 /** The m, t and p of a PHC argon2 hash, to check a verify ran with the plugin's current parameters. */

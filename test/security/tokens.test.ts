@@ -6,7 +6,7 @@ import auth from '../../lib/index'
 import { SECRET, TEST_HASH_OPTIONS, TestUsers } from '../helper'
 import {
   bearer, buildJwt, claimsLike, ecKeys, edKeys, forge, rsaKeys, tokenFor, whoami, type PemKeyPair
-} from '../jwt-helper'
+} from '../jwt/helper'
 
 // Row 12 of the security suite, beyond the JWT backend's own matrix (test/jwt-forged.test.ts): key confusion. An app
 // that verifies RS256 with a public key must never take an HMAC token whose secret is that key, however the key is

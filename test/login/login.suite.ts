@@ -1,0 +1,13 @@
+// The door every login passes through: login, logout, the current user, its id, managing logins. One process for test/login/.
+import './login.test'
+import './logout.test'
+import './user.test'
+import './user-id.test'
+import './require-user.test'
+import './decorators.test'
+import './auth-hash.test'
+import './manage.test'
+import './events.test'
+import './jwt-logins.test'
+import './recipe.test'
+import './door.test'

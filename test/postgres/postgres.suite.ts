@@ -1,0 +1,2 @@
+// A real PostgreSQL: docs/postgres.md's recipe.
+import './recipe.test'

@@ -1,0 +1,11 @@
+// Real Redis: shared sessions, races and outages across app instances. One process for test/redis/.
+import './shared-sessions.test'
+import './logout-race.test'
+import './lifetime.test'
+import './password-change.test'
+import './jwt-revocation.test'
+import './refresh.test'
+import './refresh-race.test'
+import './round-trips.test'
+import './outage.test'
+import './cluster.test'
