@@ -27,8 +27,11 @@ export interface Backend {
   carries (request: FastifyRequest): boolean
   /** The login the request carries, or null; without a promise when no I/O is needed (`instanceof Promise` tells). */
   read (request: FastifyRequest): StoredLogin | null | Promise<StoredLogin | null>
-  /** Keeps the login and makes it the request's; resolves to the token it issues, or null when `continues` ended. */
-  open (request: FastifyRequest, plan: LoginPlan): Promise<string | undefined | null>
+  /**
+   * Keeps the login and makes it the request's; resolves to the token it issues, 'lost' when `continues` ended
+   * meanwhile, 'revoked' when the app's revocation rule refuses the token that would continue it.
+   */
+  open (request: FastifyRequest, plan: LoginPlan): Promise<{ token: string | undefined } | 'lost' | 'revoked'>
   /** Forgets the request's login, so that nothing that carried it authenticates again. */
   logout (request: FastifyRequest): Promise<void>
   /** Where this backend keeps the request's logins; undefined when it keeps none (JWT without a login store). */

@@ -24,6 +24,12 @@ export const LoginStoreUnsupportedError = createError<[string]>(
   '%s needs a login store that can list, update and end logins atomically: pass `loginStore` ' +
   '(createRedisLoginStore(client) for Redis), or keep the default MemoryStore', 500)
 
+/** Listing or ending a user's logins would leave out every token, and report the rest as all there was. */
+export const JwtLoginsUnkeptError = createError<[string]>(
+  'FST_AUTH_LOGIN_STORE_UNSUPPORTED',
+  '%s cannot reach JWT logins, which no store keeps without `loginStore`: pass `loginStore` (createRedisLoginStore(client), ' +
+  'or createMemoryLoginStore() on a single instance) so that tokens can be listed and ended with the sessions', 500)
+
 const AuthenticationErrorBase = createError('FST_AUTH_AUTHENTICATION_FAILED', '%s', 401)
 
 /** One error for every credential that does not check out, so that an unknown user reads as a wrong password. */

@@ -42,7 +42,7 @@ async function fastifyAuthHelpers (fastify: FastifyInstance, given: FastifyAuthH
   // Before @fastify/session's onSend, which saves the session.
   fastify.addHook('onSend', abandonFailedLogins(backends))
   const session = await registerSession(fastify, options, lifetime, own)
-  const jwt = options.jwt === undefined ? undefined : await createJwtBackend(fastify, options.jwt, own)
+  const jwt = options.jwt === undefined ? undefined : await createJwtBackend(fastify, options.jwt, own, options.now)
   if (session.backend !== undefined) backends.push(session.backend)
   if (jwt !== undefined) backends.push(jwt)
 

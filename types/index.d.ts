@@ -161,8 +161,10 @@ declare namespace fastifyAuthHelpers {
 
   export interface LoginFailedEvent {
     request: FastifyRequest
-    /** The username as given when it was a string, else null. Never the password. */
+    /** The username as given when it was a string, else null (a password confirmed by a logged-in user). Never the password. */
     username: string | null
+    /** The id of the account whose password was checked, when there is one: every check names it. */
+    userId: UserId | null
     reason: LoginFailureReason
   }
 
@@ -197,6 +199,12 @@ declare namespace fastifyAuthHelpers {
     readonly jti: string
     /** Where the token's login is kept, when a login store keeps JWT logins (never shown by listLogins). */
     readonly sid?: string
+    /** When the token's login was made (seconds since the epoch): the same in every token of one login. */
+    readonly _auth_login_iat: number
+    /** When the token's login ends (seconds): a renewal or a refresh never moves it. */
+    readonly _auth_login_exp: number
+    /** When the login last proved its user with a password (seconds; OpenID Connect's claim). */
+    readonly auth_time: number
     readonly iat: number
     /** Seconds since the epoch: a revocation entry can expire then. */
     readonly exp: number

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { JwtClaims, RefreshedTokens } from '../../types/index'
 import type { Backend, LoginPlan, StoredLogin } from '../backend'
-import { AUTH_HASH_KEY, USER_ID_KEY } from '../constants'
+import { AUTH_HASH_KEY, AUTH_TIME_KEY, LOGIN_CREATED_KEY, LOGIN_EXPIRES_KEY, USER_ID_KEY } from '../constants'
 import { contextOf, peekContext, type TokenState } from '../context'
 import { RevocationFailedError } from '../errors'
 import { isThenable, type LoginRecord } from '../login-store/contract'
@@ -21,12 +21,14 @@ export interface JwtBackend extends Backend {
   carriesCookie (request: FastifyRequest): boolean
   /** The pair that login() or refresh() issued on this request, with `jwt.refresh`. */
   issuedTokens (request: FastifyRequest): RefreshedTokens | null
+  /** Where JWT logins are kept, when a login store keeps them. */
+  readonly keptLogins: Logins | undefined
   /** Where refresh families are kept, with `jwt.refresh`. */
   readonly refreshLogins: Logins | undefined
   /** A new refresh token of the family under `sid`, and the record fields that make it the current one. */
   issueRefreshToken: Issuer['refreshToken']
-  /** The refresh cookie's token, when there is a refresh cookie. */
-  refreshCookieOf (request: FastifyRequest): string | undefined
+  /** The refresh cookie's token, when there is a refresh cookie; null when the request carries more than one. */
+  refreshCookieOf (request: FastifyRequest): string | undefined | null
   /** Tells the browser to drop the refresh cookie with this response. */
   dropRefreshCookie (request: FastifyRequest): void
 }
@@ -37,18 +39,20 @@ const BEARER_TOKEN = /^bearer +(\S+) *$/i
 const CHALLENGE = 'Bearer'
 const INVALID_TOKEN_CHALLENGE = 'Bearer error="invalid_token"'
 
-/** A token login no store keeps: what the token says, so `requireRecentLogin` reads the same times from every login. */
+/**
+ * A token login no store keeps: what the token says of its login, so that `requireRecentLogin` and the lifetimes read
+ * the same times from every login, and a renewal carries them over.
+ */
 function untrackedRecord (claims: JwtClaims): LoginRecord {
-  const issued = claims.iat * 1000
   return {
     id: claims.jti,
     userId: claims[USER_ID_KEY],
     authHash: claims[AUTH_HASH_KEY],
     backend: 'jwt',
-    createdAt: issued,
-    authenticatedAt: issued,
-    seenAt: issued,
-    expiresAt: claims.exp * 1000,
+    createdAt: claims[LOGIN_CREATED_KEY] * 1000,
+    authenticatedAt: claims[AUTH_TIME_KEY] * 1000,
+    seenAt: claims.iat * 1000,
+    expiresAt: claims[LOGIN_EXPIRES_KEY] * 1000,
     remember: null,
     userAgent: null,
     ip: null
@@ -59,6 +63,17 @@ function loginOf (claims: JwtClaims | null): StoredLogin | null {
   return claims === null ? null : { userId: claims[USER_ID_KEY], authHash: claims[AUTH_HASH_KEY] }
 }
 
+/** How many cookies named `name` a Cookie header holds (a cookie parser keeps one of them, and says nothing). */
+function cookiesNamed (header: unknown, name: string): number {
+  if (typeof header !== 'string') return 0
+  let count = 0
+  for (const pair of header.split(';')) {
+    const equals = pair.indexOf('=')
+    if (equals > 0 && pair.slice(0, equals).trim() === name) count++
+  }
+  return count
+}
+
 function tokenState (request: FastifyRequest): TokenState {
   return (contextOf(request).token ??= { claims: null, cookie: undefined, refreshCookie: undefined, remember: undefined, made: undefined, issued: undefined })
 }
@@ -67,7 +82,7 @@ function tokenState (request: FastifyRequest): TokenState {
  * @param logins where JWT logins are kept, when the app gave a login store: each token then carries its login's
  * handle as `sid`, and stops authenticating as soon as its login ends. Without one, tokens stand alone until `exp`.
  */
-export async function createJwtBackend (fastify: FastifyInstance, options: ResolvedJwtOptions, logins: Logins | undefined): Promise<JwtBackend> {
+export async function createJwtBackend (fastify: FastifyInstance, options: ResolvedJwtOptions, logins: Logins | undefined, now: () => number): Promise<JwtBackend> {
   const { cookie, revoke, isRevoked, storeTimeout, refresh } = options
   const jwts = await registerKeys(fastify, options)
   const issuer = createIssuer(jwts[0] as (typeof jwts)[number], options.keys[0].algorithm, options.expiresIn, refresh?.maxAge ?? 0)
@@ -116,6 +131,8 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
   /** The token's login, if its record (when logins are kept) still says it is live. */
   function accept (request: FastifyRequest, claims: JwtClaims): StoredLogin | null | Promise<StoredLogin | null> {
     if (logins === undefined) {
+      // The access token may outlive its login (`jwt.expiresIn` past `logins.maxAge`): the login's end decides.
+      if (now() >= claims[LOGIN_EXPIRES_KEY] * 1000) return null
       tokenState(request).claims = claims
       contextOf(request).login = { backend: 'jwt', handle: '', record: untrackedRecord(claims) }
       return loginOf(claims)
@@ -145,8 +162,11 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     return isStillValid(isRevoked, claims).then(valid => valid ? accept(request, claims) : null)
   }
 
-  /** Keeps the login (new, moved to a new sid, or a refresh family rotated in place) and issues its tokens. */
-  async function open (request: FastifyRequest, plan: LoginPlan): Promise<string | null> {
+  /**
+   * Keeps the login (new, moved to a new sid, or a refresh family rotated in place) and issues its tokens. A token that
+   * continues a login is first put to `isRevoked`: a refresh or a renewal is refused wherever its token would be.
+   */
+  async function open (request: FastifyRequest, plan: LoginPlan): Promise<{ token: string } | 'lost' | 'revoked'> {
     const { continues, rotation } = plan
     let { record } = plan
     let sid: string | undefined
@@ -155,7 +175,6 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
       // A token that stands alone: nothing is kept.
     } else if (rotation !== undefined) {
       sid = (continues as NonNullable<typeof continues>).handle
-      if (!await logins.rotate(sid, rotation.expected, record)) return null
       refreshToken = rotation.refreshToken
     } else {
       sid = randomBytes(16).toString('base64url')
@@ -165,11 +184,18 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
         record = { ...record, ...issued.fields, refreshSpent: [] }
         refreshToken = issued.token
       }
-      const previous = continues?.backend === 'jwt' && continues.handle !== '' ? continues : undefined
-      if (previous === undefined) await logins.open(sid, record)
-      else if (!await logins.renew(previous, sid, record)) return null
     }
     const { token, claims } = issuer.accessToken(record, sid)
+    if (continues !== undefined && isRevoked !== undefined && !await isStillValid(isRevoked, claims)) return 'revoked'
+    if (logins !== undefined && sid !== undefined) {
+      if (rotation !== undefined) {
+        if (!await logins.rotate(sid, rotation.expected, record)) return 'lost'
+      } else {
+        const previous = continues?.backend === 'jwt' && continues.handle !== '' ? continues : undefined
+        if (previous === undefined) await logins.open(sid, record)
+        else if (!await logins.renew(previous, sid, record)) return 'lost'
+      }
+    }
     const state = tokenState(request)
     state.claims = claims
     state.remember = record.remember
@@ -181,7 +207,7 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
       state.issued = { accessToken: token, refreshToken }
       if (refreshCookie !== undefined) state.refreshCookie = refreshToken
     }
-    return token
+    return { token }
   }
 
   return {
@@ -191,6 +217,7 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     carriesCookie: (request) => !carriesHeader(request) && cookieToken(request) !== undefined,
     read,
     open,
+    keptLogins: logins,
     refreshLogins: refresh === undefined ? undefined : logins,
     issueRefreshToken: issuer.refreshToken,
 
@@ -199,7 +226,11 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
     },
 
     refreshCookieOf (request) {
-      return refreshCookie === undefined ? undefined : request.cookies?.[refreshCookie.name]
+      if (refreshCookie === undefined) return undefined
+      const token = request.cookies?.[refreshCookie.name]
+      // A sibling subdomain can set a second cookie of this name for the refresh path, which the browser may send
+      // first: with two, neither is known to be this browser's own.
+      return token !== undefined && cookiesNamed(request.headers.cookie, refreshCookie.name) > 1 ? null : token
     },
 
     dropRefreshCookie (request) {

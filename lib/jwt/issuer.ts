@@ -1,13 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { JWT } from '@fastify/jwt'
 import type { JwtClaims, LoginRecord } from '../../types/index'
-import { AUTH_HASH_KEY, BACKEND_KEY, USER_ID_KEY } from '../constants'
+import { AUTH_HASH_KEY, AUTH_TIME_KEY, BACKEND_KEY, LOGIN_CREATED_KEY, LOGIN_EXPIRES_KEY, USER_ID_KEY } from '../constants'
 import type { JwtAlgorithm } from '../options/jwt'
 import { curveOf, lowS } from './ecdsa'
 
 /** Makes every token the JWT backend hands out: access tokens for login, renewal and refresh, and refresh tokens. */
 export interface Issuer {
-  /** An access token of the login: its claims from the record, a new `jti`, and `sid` when a store keeps the login. */
+  /**
+   * An access token of the login: its claims from the record, a new `jti`, and `sid` when a store keeps the login. The
+   * login's creation, end and last proof travel with it, so that a token no store keeps renews as what it is.
+   */
   accessToken (record: LoginRecord, sid: string | undefined): { token: string, claims: JwtClaims }
   /** A refresh token of the login under `sid`, and the record fields that make it the current one. */
   refreshToken (sid: string, now: number): { token: string, fields: Required<Pick<LoginRecord, 'refreshHash' | 'refreshExpiresAt'>> }
@@ -38,6 +41,9 @@ export function createIssuer (signer: JWT, algorithm: JwtAlgorithm, expiresIn: n
         [AUTH_HASH_KEY]: record.authHash,
         jti: randomBytes(16).toString('base64url'),
         ...(sid === undefined ? {} : { sid }),
+        [LOGIN_CREATED_KEY]: Math.floor(record.createdAt / 1000),
+        [LOGIN_EXPIRES_KEY]: Math.floor(record.expiresAt / 1000),
+        [AUTH_TIME_KEY]: Math.floor(record.authenticatedAt / 1000),
         iat,
         exp: iat + expiresIn
       })

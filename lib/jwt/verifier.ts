@@ -1,7 +1,7 @@
 import type { JWT } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
 import type { JwtClaims } from '../../types/index'
-import { AUTH_HASH_KEY, BACKEND_KEY, USER_ID_KEY, isValidUserId } from '../constants'
+import { AUTH_HASH_KEY, AUTH_TIME_KEY, BACKEND_KEY, LOGIN_CREATED_KEY, LOGIN_EXPIRES_KEY, USER_ID_KEY, isValidUserId } from '../constants'
 import type { JwtKey } from '../options/jwt'
 import { curveOf, lowS, type Curve } from './ecdsa'
 
@@ -45,8 +45,12 @@ function claimsOf (payload: Record<string, unknown>): JwtClaims | null {
   const userId = payload[USER_ID_KEY]
   const authHash = payload[AUTH_HASH_KEY]
   const { jti, sid } = payload
+  const created = payload[LOGIN_CREATED_KEY]
+  const expires = payload[LOGIN_EXPIRES_KEY]
+  const authTime = payload[AUTH_TIME_KEY]
   if (payload[BACKEND_KEY] !== 'jwt' || !isValidUserId(userId) || typeof authHash !== 'string' ||
-      typeof jti !== 'string' || jti.length === 0 || (sid !== undefined && !(typeof sid === 'string' && sid.length > 0))) {
+      typeof jti !== 'string' || jti.length === 0 || (sid !== undefined && !(typeof sid === 'string' && sid.length > 0)) ||
+      !Number.isSafeInteger(created) || !Number.isSafeInteger(expires) || !Number.isSafeInteger(authTime)) {
     return null
   }
   // fast-jwt has checked `iat` and `exp`: both are required numbers.
@@ -56,6 +60,9 @@ function claimsOf (payload: Record<string, unknown>): JwtClaims | null {
     [AUTH_HASH_KEY]: authHash,
     jti,
     ...(sid === undefined ? {} : { sid }),
+    [LOGIN_CREATED_KEY]: created as number,
+    [LOGIN_EXPIRES_KEY]: expires as number,
+    [AUTH_TIME_KEY]: authTime as number,
     iat: payload.iat as number,
     exp: payload.exp as number
   })

@@ -94,6 +94,17 @@ export class Logins {
     }
   }
 
+  /**
+   * The same login kept by another backend, or by a token no store keeps: a new id and this device, the creation, end
+   * and last proof of the login it continues, so that hopping between backends neither refreshes a proof nor outlives
+   * the login.
+   */
+  continuedRecord (request: FastifyRequest, previous: LoginRecord, fields: { authHash: string, backend: BackendName, remember: boolean | undefined }): LoginRecord {
+    const renewed = this.renewedRecord(previous, fields)
+    const made = this.newRecord(request, { userId: previous.userId, authHash: fields.authHash, backend: fields.backend, remember: renewed.remember })
+    return { ...made, createdAt: previous.createdAt, authenticatedAt: previous.authenticatedAt, expiresAt: renewed.expiresAt }
+  }
+
   /** A new login: the record, then its index entry. */
   async open (handle: string, record: LoginRecord): Promise<void> {
     const { store } = this
@@ -263,12 +274,12 @@ export class Logins {
     return await swap.call(this.store, recordKey(handle), 'refreshHash', expected, { refreshHash, refreshExpiresAt, refreshSpent, seenAt }, this.endOf(record))
   }
 
-  /** Marks a login as having just proved its user; false when it ended meanwhile. */
-  async proved (login: CurrentLogin): Promise<boolean> {
+  /** Marks a login as having just proved its user with the password `authHash` was made of; false when it ended meanwhile. */
+  async proved (login: CurrentLogin, authHash: string): Promise<boolean> {
     const store = fullStore(this.store, 'reauthenticate()')
     const now = this.now()
-    const record = { ...login.record, authenticatedAt: now, seenAt: now }
-    const updated = await store.update(recordKey(login.handle), { authenticatedAt: now, seenAt: now }, this.endOf(record))
+    const record = { ...login.record, authHash, authenticatedAt: now, seenAt: now }
+    const updated = await store.update(recordKey(login.handle), { authHash, authenticatedAt: now, seenAt: now }, this.endOf(record))
     if (updated) login.record = record
     return updated
   }

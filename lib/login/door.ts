@@ -5,14 +5,15 @@ import { contextOf, type CurrentLogin } from '../context'
 import { LoginStoreUnsupportedError } from '../errors'
 import type { Logins } from '../login-store/logins'
 import type { User } from '../options'
-import type { Registration } from '../registration'
+import { backendNamed, type Registration } from '../registration'
 import { emit } from './events'
-import { holdsLogin } from './users'
+import { findUser, holdsLogin } from './users'
 
 /**
  * How a login comes through the door:
- * - `login`: a new login (a password checked on this request, or the app's `login({ user })`);
- * - `renewal`: the request's own login under a new session id or token, its creation and last proof kept;
+ * - `login`: a new login (a password checked on this request, or the app's `login({ user })` of another user);
+ * - `renewal`: the request's own login under a new session id or token, on its backend or another, its creation, end
+ *   and last proof kept;
  * - `refresh`: a refresh token spent for a new access token of the same login;
  * - `proof`: the request's own login, kept, marked as having just proved its user (`reauthenticate`).
  */
@@ -26,8 +27,6 @@ export interface Entry {
   userId: UserId
   /** The password hash a secret was checked against on this request (or upgraded to), recorded as the login's. */
   provedHash?: string
-  /** The app's code gave the user (`login({ user })`): a renewal takes the user's password as it now is. */
-  vouched?: boolean
   remember?: boolean
   /** The login this entry continues: the request's own for a renewal or proof, a refresh family's for a refresh. */
   continues?: CurrentLogin
@@ -37,12 +36,13 @@ export interface Entry {
 
 /**
  * - `inactive`: the user is inactive;
- * - `stale`: the continued login's user is gone, inactive or has another password, and nobody vouched for it (the
- *   login is ended);
+ * - `stale`: the continued login's user, as stored now, is gone, inactive or has another password, and no password was
+ *   checked on this request (the login is ended);
  * - `expired`: the continued login is past its end;
- * - `lost`: the continued login ended meanwhile (a logout, `endLogins`, another refresh), on any instance.
+ * - `lost`: the continued login ended meanwhile (a logout, `endLogins`, another refresh), on any instance;
+ * - `revoked`: the app's `jwt.isRevoked` refuses the token that would continue the login (the login is ended).
  */
-export type Refusal = 'inactive' | 'stale' | 'expired' | 'lost'
+export type Refusal = 'inactive' | 'stale' | 'expired' | 'lost' | 'revoked'
 
 export interface Admission {
   user: User
@@ -59,39 +59,52 @@ export async function admit (registration: Registration, request: FastifyRequest
   const { backend, continues, way } = entry
   const logins = backend.logins(request) ?? registration.unstored
   const { user } = entry
-  // Vouched for: checked on this request, or handed over by the app's own code as it is now (it may have just changed
-  // the password itself). Anything else must still hold the login it continues.
-  const vouched = entry.provedHash !== undefined || entry.vouched === true
-  if (continues !== undefined && !vouched && !holdsLogin(registration, user, continues.record.authHash)) {
-    await logins.end(continues)
-    return 'stale'
+  // Where the continued login is kept: a renewal may move it from a session to a token, or back.
+  const continued = continues === undefined ? logins : (backendNamed(registration, continues.backend).logins(request) ?? registration.unstored)
+  // A login continued without a password checked on this request holds only while the user, as stored at this moment,
+  // still holds it: the user object the app hands over may already carry a password set since.
+  if (continues !== undefined && entry.provedHash === undefined) {
+    const stored = way === 'refresh' ? user : await findUser(registration, continues.record.userId)
+    if (!holdsLogin(registration, stored, continues.record.authHash)) {
+      await continued.end(continues)
+      return 'stale'
+    }
   }
   if (user === null || !registration.options.isActive(user)) return 'inactive'
-  if (continues !== undefined && !logins.isLive(continues.record)) return 'expired'
+  if (continues !== undefined && !continued.isLive(continues.record)) return 'expired'
   const admitted = user as User
-  if (way === 'proof') return await prove(admitted, continues as CurrentLogin, logins)
+  if (way === 'proof') return await prove(admitted, continues as CurrentLogin, logins, entry.provedHash as string, registration)
 
-  const authHash = registration.authHash(admitted, entry.provedHash)
+  // Without a password checked now, a continued login keeps the auth hash it was made with: a password set meanwhile
+  // ends it on its next request, whatever the renewal wrote.
+  const authHash = continues !== undefined && entry.provedHash === undefined
+    ? continues.record.authHash
+    : registration.authHash(admitted, entry.provedHash)
   const remember = entry.remember
   let record: LoginRecord
   if (continues === undefined) {
     record = logins.newRecord(request, { userId: entry.userId, authHash, backend: backend.name, remember: remember ?? null })
-  } else if (entry.rotation === undefined) {
+  } else if (entry.rotation !== undefined) {
+    record = { ...continues.record, ...entry.rotation.fields, seenAt: logins.now() }
+  } else if (continues.backend === backend.name && continues.handle !== '') {
     record = logins.renewedRecord(continues.record, { authHash, remember })
   } else {
-    record = { ...continues.record, ...entry.rotation.fields, seenAt: logins.now() }
+    // Another backend, or a token no store keeps: a new record of the same login's times.
+    record = logins.continuedRecord(request, continues.record, { authHash, backend: backend.name, remember })
   }
   const rotation = entry.rotation === undefined ? undefined : { expected: entry.rotation.expected, refreshToken: entry.rotation.refreshToken }
-  const token = await backend.open(request, { record, continues, rotation })
-  if (token === null) return 'lost'
+  const opened = await backend.open(request, { record, continues, rotation })
+  if (opened === 'revoked') await continued.end(continues as CurrentLogin, request)
+  if (typeof opened === 'string') return opened
   contextOf(request).resolvedBy = backend.name
   request.user = admitted as typeof request.user
   if (way !== 'refresh') await emit(registration.options.onLogin, 'onLogin', { request, user: admitted, backend: backend.name })
-  return { user: admitted, token }
+  return { user: admitted, token: opened.token }
 }
 
-async function prove (user: User, login: CurrentLogin, logins: Logins): Promise<Admission | Refusal> {
+/** A proof keeps the login; a hash upgraded by the check becomes the login's, since it is the same password. */
+async function prove (user: User, login: CurrentLogin, logins: Logins, provedHash: string, registration: Registration): Promise<Admission | Refusal> {
   if (login.handle === '' || !logins.full) throw new LoginStoreUnsupportedError('reauthenticate()')
-  if (!await logins.proved(login)) return 'lost'
+  if (!await logins.proved(login, registration.authHash(user, provedHash))) return 'lost'
   return { user, token: undefined }
 }

@@ -49,21 +49,21 @@ export async function login (request: FastifyRequest, options: LoginOptions): Pr
   const { user, id } = await userOf(registration, options)
   const context = contextOf(request)
   const proof = context.proof?.user === user ? context.proof : undefined
+  // The request's own user again, with no password checked on this request: the login it carries, continued. A new
+  // login in its stead would count as a new proof of the user, with a new lifetime.
   const carried = context.login
-  const renewing = proof === undefined && carried !== undefined && carried.backend === backend.name &&
-    carried.handle !== '' && String(carried.record.userId) === String(id)
+  const renewing = proof === undefined && carried !== undefined && String(carried.record.userId) === String(id)
   const admitted = await admit(registration, request, {
     way: renewing ? 'renewal' : 'login',
     backend,
     user,
     userId: id,
     provedHash: proof?.hash,
-    vouched: true,
     remember,
     continues: renewing ? carried : undefined
   })
   if (admitted === 'inactive') throw new AuthenticationError('login() was given an inactive user')
-  // A renewal of a login that ended meanwhile (a logout, endLogins): it stays ended.
+  // A renewal of a login that ended meanwhile (a logout, endLogins) stays ended; so does one whose password changed.
   if (typeof admitted === 'string') throw new UnauthorizedError()
   return admitted.token
 }

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import type { LoginInfo } from '../../types/index'
 import { isValidUserId } from '../constants'
 import { peekContext, type CurrentLogin } from '../context'
-import { InvalidArgumentError, LoginStoreUnsupportedError, ReauthenticationRequiredError, UnauthorizedError } from '../errors'
+import { InvalidArgumentError, JwtLoginsUnkeptError, LoginStoreUnsupportedError, ReauthenticationRequiredError, UnauthorizedError } from '../errors'
 import type { Logins } from '../login-store/logins'
 import { registrationOf, type Registration } from '../registration'
 
@@ -12,6 +12,8 @@ const LOGIN_ID = /^[A-Za-z0-9_-]{22}$/
 function keptLogins (registration: Registration, feature: string): Logins {
   const { logins } = registration
   if (logins === undefined || !logins.full) throw new LoginStoreUnsupportedError(feature)
+  const { jwt } = registration.backends
+  if (jwt !== undefined && jwt.keptLogins === undefined) throw new JwtLoginsUnkeptError(feature)
   return logins
 }
 

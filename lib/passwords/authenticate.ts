@@ -1,23 +1,28 @@
 import type { FastifyRequest } from 'fastify'
-import type { LoginFailureReason } from '../../types/index'
+import type { LoginFailureReason, UserId } from '../../types/index'
 import { contextOf } from '../context'
+import { isValidUserId } from '../constants'
 import { AuthenticationError, BusyError, InvalidArgumentError, UnauthorizedError } from '../errors'
 import { admit } from '../login/door'
 import { emit } from '../login/events'
 import { requireLogin } from '../login/manage'
-import { askUsers } from '../login/users'
+import { askUsers, findUser } from '../login/users'
 import type { User } from '../options'
 import { backendNamed } from '../registration'
 import { isArgon2Hash } from './hasher'
 import { isPassword, isUsername, textProblem } from './input'
 import { passwordsOf, type Passwords } from './passwords'
 
-type Fail = (reason: LoginFailureReason) => Promise<never>
+type Fail = (reason: LoginFailureReason, user?: User) => Promise<never>
 
-function failure (request: FastifyRequest, passwords: Passwords, username: string | null): Fail {
-  return async (reason) => {
-    await emit(passwords.registration.options.onLoginFailed, 'onLoginFailed', { request, username, reason })
-    throw new AuthenticationError()
+/** `onLoginFailed`, naming the account the password was for when there is one, then the one refusal. */
+export function failure (request: FastifyRequest, passwords: Passwords, username: string | null, message?: string): Fail {
+  const { options } = passwords.registration
+  return async (reason, user) => {
+    const id = user === undefined ? null : options.getUserId(user)
+    const userId = isValidUserId(id) ? id : null
+    await emit(options.onLoginFailed, 'onLoginFailed', { request, username, userId, reason })
+    throw new AuthenticationError(message)
   }
 }
 
@@ -31,15 +36,19 @@ async function checkPassword (request: FastifyRequest, passwords: Passwords, use
   const storedHash = user == null ? undefined : options.getPasswordHash(user)
   const matches = await hasher.verify(storedHash, password)
   if (user == null) return fail('unknown-user')
-  if (!matches) return fail(isArgon2Hash(storedHash) ? 'wrong-password' : 'no-password')
+  if (!matches) return fail(isArgon2Hash(storedHash) ? 'wrong-password' : 'no-password', user)
   // After the password, so that an inactive account is not revealed to someone without it.
-  if (!options.isActive(user)) return fail('inactive')
+  if (!options.isActive(user)) return fail('inactive', user)
   let checkedHash = storedHash as string
   if (options.users.updatePasswordHash !== undefined && hasher.needsRehash(checkedHash)) {
     try {
       const upgraded = await hasher.hash(password)
-      await options.users.updatePasswordHash(user, upgraded)
-      checkedHash = upgraded
+      // Only over the hash just checked: a password set meanwhile (a reset) must not be put back to this one.
+      const current = await findUser(passwords.registration, options.getUserId(user) as UserId)
+      if (current !== null && options.getPasswordHash(current) === storedHash) {
+        await options.users.updatePasswordHash(user, upgraded)
+        checkedHash = upgraded
+      }
     } catch (err) {
       request.log.error({ err }, 'fastify-auth-helpers: could not store the upgraded password hash')
     }
@@ -68,7 +77,7 @@ export async function reauthenticate (request: FastifyRequest, password: unknown
   const { registration } = passwords
   const login = requireLogin(request)
   const fail = failure(request, passwords, null)
-  if (!isPassword(password, registration.options.maxPasswordLength)) return await fail('invalid-input')
+  if (!isPassword(password, registration.options.maxPasswordLength)) return await fail('invalid-input', request.user as User)
   // No user lookup to spare here: a full queue refuses the verify itself.
   const user = await checkPassword(request, passwords, request.user as User, password, fail)
   const admitted = await admit(registration, request, {

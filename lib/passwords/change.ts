@@ -1,7 +1,8 @@
 import type { FastifyRequest } from 'fastify'
 import { isValidUserId } from '../constants'
 import { contextOf, type CurrentLogin } from '../context'
-import { AuthenticationError, InvalidArgumentError, UnauthorizedError, UserStoreError } from '../errors'
+import { InvalidArgumentError, UnauthorizedError, UserStoreError } from '../errors'
+import { failure } from './authenticate'
 import { admit } from '../login/door'
 import type { User } from '../options'
 import { isPassword } from './input'
@@ -56,13 +57,13 @@ export async function changePassword (passwords: Passwords, request: FastifyRequ
   if (user == null || backend === undefined) throw new UnauthorizedError()
   const store = hashStorer(passwords, user)
   await checkNewPassword(passwords, newPassword, user)
-  if (!isPassword(currentPassword, options.maxPasswordLength) || !await hasher.verify(options.getPasswordHash(user), currentPassword)) {
-    throw new AuthenticationError('Invalid password')
-  }
+  const fail = failure(request, passwords, null, 'Invalid password')
+  if (!isPassword(currentPassword, options.maxPasswordLength)) return await fail('invalid-input', user)
+  if (!await hasher.verify(options.getPasswordHash(user), currentPassword)) return await fail('wrong-password', user)
   const hash = await hasher.hash(newPassword as string)
   await store(hash)
   const carried = contextOf(request).login
-  const continues = carried?.backend === backend.name && carried.handle !== '' ? carried : undefined
+  const continues = carried?.backend === backend.name ? carried : undefined
   const admitted = await admit(registration, request, {
     way: continues === undefined ? 'login' : 'renewal',
     backend,

@@ -26,6 +26,10 @@ export async function refresh (request: FastifyRequest, given?: unknown): Promis
   if (logins === undefined) throw new InvalidArgumentError('refresh() needs the `jwt.refresh` option')
   const fromCookie = given === undefined
   const presented = fromCookie ? jwt.refreshCookieOf(request) : given
+  if (presented === null) {
+    request.log.warn('fastify-auth-helpers: a refresh carried more than one refresh cookie (one may have been set by ' +
+      'another subdomain); none was spent')
+  }
   const refuse = (): never => {
     // A cookie that did not work is dropped, so the browser stops sending it.
     if (fromCookie && presented !== undefined) jwt.dropRefreshCookie(request)
@@ -61,8 +65,11 @@ export async function refresh (request: FastifyRequest, given?: unknown): Promis
     continues: { backend: 'jwt', handle: sid, record },
     rotation: { expected: hash, refreshToken: next.token, fields: { ...next.fields, refreshSpent: [hash, ...spent].slice(0, SPENT_KEPT) } }
   })
-  // Lost to another refresh with this token, or to the login's end: either way the token was used twice.
-  if (admitted === 'lost') return await reused(record)
+  if (admitted === 'lost') {
+    // Another refresh spent this token first (it was used twice), or the login ended meanwhile (a logout: nothing to say).
+    const current = await logins.read(sid)
+    return current !== null && current.id === record.id ? await reused(current) : refuse()
+  }
   if (typeof admitted === 'string') return refuse()
   return jwt.issuedTokens(request) as RefreshedTokens
 }

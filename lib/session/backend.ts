@@ -140,14 +140,14 @@ export function createSessionBackend (options: SessionBackendOptions): Backend {
         record.expiresAt = Math.min(record.expiresAt, record.createdAt + cookieMaxAge)
       }
       if (renewing === undefined) await logins.open(fresh.sessionId, record)
-      else if (!await logins.renew(renewing, fresh.sessionId, record)) return null
+      else if (!await logins.renew(renewing, fresh.sessionId, record)) return 'lost'
       fresh[USER_ID_KEY] = record.userId
       fresh[BACKEND_KEY] = 'session'
       applyRemember(fresh, record, logins)
       context.login = { backend: 'session', handle: fresh.sessionId, record }
       context.sessionMade = fresh.sessionId
       warnIfInsecure(request, fresh)
-      return undefined
+      return { token: undefined }
     },
 
     async logout (request) {

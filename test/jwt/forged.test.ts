@@ -102,6 +102,13 @@ t.test('HS256: forged, tampered, swapped-algorithm, expired and malformed tokens
     ['no auth hash', signed({ _auth_user_hash: undefined })],
     ['an auth hash of another password', signed({ _auth_user_hash: decodeSegment(alice, 1)._auth_user_hash })],
     ['an auth hash that is a number', signed({ _auth_user_hash: 12345 })],
+    // A token of a login that was never made, or made to outlive itself: its times are the login's, not the token's
+    ['no login creation time', signed({ _auth_login_iat: undefined })],
+    ['no login end', signed({ _auth_login_exp: undefined })],
+    ['no auth_time', signed({ auth_time: undefined })],
+    ['a login end as a string', signed({ _auth_login_exp: String(now() + 600) })],
+    ['an auth_time with a fraction', signed({ auth_time: now() + 0.5 })],
+    ['a login that ended, its token still ahead', signed({ _auth_login_exp: now() - 1 })],
     ['no jti', signed({ jti: undefined })],
     ['an empty jti', signed({ jti: '' })],
     ['a jti that is a number', signed({ jti: 42 })],

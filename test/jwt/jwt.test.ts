@@ -4,7 +4,7 @@ import auth, { BACKEND_KEY, USER_ID_KEY, getUserFromJwt, getUserId } from '../..
 import { SECRET, TEST_HASH_OPTIONS, TestUsers, hashOf } from '../helper'
 import { bearer, buildJwt, decodeSegment, tokenFor, whoami } from './helper'
 
-t.test('login resolves to a token carrying the user id, the backend, the auth hash, iat, exp and a jti', async t => {
+t.test('login resolves to a token carrying the user id, the backend, the auth hash, iat, exp, a jti and the times of its login', async t => {
   const { app } = await buildJwt(t, {}, {
     after: app => {
       app.post('/login-user', async request => {
@@ -19,7 +19,7 @@ t.test('login resolves to a token carrying the user id, the backend, the auth ha
   t.equal(id, 2, 'getUserId() reads the issued token')
   t.same(decodeSegment(token, 0), { alg: 'HS256', typ: 'JWT' })
   const claims = decodeSegment(token, 1)
-  t.same(Object.keys(claims).sort(), [BACKEND_KEY, USER_ID_KEY, '_auth_user_hash', 'exp', 'iat', 'jti'].sort())
+  t.same(Object.keys(claims).sort(), [BACKEND_KEY, USER_ID_KEY, '_auth_user_hash', '_auth_login_iat', '_auth_login_exp', 'auth_time', 'exp', 'iat', 'jti'].sort())
   t.equal(claims[USER_ID_KEY], 2)
   t.equal(claims[BACKEND_KEY], 'jwt')
   t.equal(claims.exp as number - (claims.iat as number), 15 * 60, 'expiresIn defaults to 15 minutes')

@@ -57,7 +57,7 @@ t.test('onLoginFailed and the other events can be logged whole without writing t
     t.notOk(JSON.stringify(event).includes(GUESS))
     t.equal((event.request as { url: string }).url.startsWith('/log'), true, 'the request is still on the event for the listener to use')
   }
-  t.same(Object.keys(events[0] as object).sort(), ['reason', 'username'], 'onLoginFailed shows only username and reason')
+  t.same(Object.keys(events[0] as object).sort(), ['reason', 'userId', 'username'], 'onLoginFailed shows only the account and the reason')
 })
 
 t.test('onLoginFailed names the username and the reason on every failure path, and never carries the password', async t => {

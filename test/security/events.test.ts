@@ -69,7 +69,7 @@ t.test('onLoginFailed gets the username and the reason, never the password', asy
     const response = await app.inject({ method: 'POST', url: '/login', payload: { username, password } })
     t.equal(response.statusCode, 401)
     const event = seen.at(-1) as Record<string, unknown>
-    t.same(Object.getOwnPropertyNames(event).sort(), ['reason', 'request', 'username'], 'the event has no password field')
+    t.same(Object.getOwnPropertyNames(event).sort(), ['reason', 'request', 'userId', 'username'], 'the event has no password field')
     t.equal(event.reason, reason, `${reason}: the reason`)
     t.equal(event.username, typeof username === 'string' ? username : null, `${reason}: the username, or null when not a string`)
     const { request: _request, ...rest } = event
