@@ -58,17 +58,25 @@ function passwordPolicy (password, { user }) {
 }
 
 /**
- * What the demo would have mailed: it has no mail server, so the messages are kept here, newest first, and shown on
- * /outbox. The links are relative because the page that shows them is on the same site; a real mail needs the
- * app's own origin from its configuration, never from the request's Host header, which the client chooses.
+ * What the demo would have mailed: it has no mail server, so the messages are kept here, newest first, and /outbox
+ * stands in for the inbox they were mailed to. It shows a visitor only what that inbox's owner could read: signed in,
+ * the mail to their own address; signed out, the mail of the reset they asked for last in this browser session
+ * (`mailbox`, a random id kept in the session), so nobody sees another visitor's links, nor which addresses have
+ * accounts. The links are relative because the page that shows them is on the same site; a real mail needs the app's
+ * own origin from its configuration, never from the request's Host header, which the client chooses.
  */
 function memoryOutbox (limit = 20) {
   const mails = []
   return {
-    mails,
     send (mail) {
       mails.unshift({ ...mail, sentAt: new Date() })
       mails.length = Math.min(mails.length, limit)
+    },
+    mailTo (address) {
+      return mails.filter(mail => mail.to === address)
+    },
+    mailOf (mailbox) {
+      return typeof mailbox === 'string' ? mails.filter(mail => mail.mailbox === mailbox) : []
     }
   }
 }
@@ -332,17 +340,23 @@ async function buildDemo (options = {}) {
         }
       }
       // Returns at once: the lookup and the mail happen after this answer, which is the same for every address.
+      // This browser's stand-in inbox: a new one for every request, so the outbox shows the last address asked for.
+      const mailbox = randomBytes(16).toString('base64url')
+      request.session.set('mailbox', mailbox)
       app.requestPasswordReset(username, {
         maxAge: 60 * 60 * 1000,
+        // `username` is the address as typed; the mail goes to the one the account holds.
         send ({ user, token }) {
-          mail.send({ to: user.username, subject: 'Reset your password', link: `/reset?token=${encodeURIComponent(token)}` })
+          mail.send({ to: user.username, mailbox, subject: 'Reset your password', link: `/reset?token=${encodeURIComponent(token)}` })
         }
       })
       return sendPage(reply, page.forgotSent())
     })
 
-    app.get('/outbox', function outboxPage (_request, reply) {
-      return sendPage(reply, page.outbox({ mails: mail.mails }))
+    app.get('/outbox', function outboxPage (request, reply) {
+      const user = request.user
+      const mails = user === null ? mail.mailOf(request.session.get('mailbox')) : mail.mailTo(user.username)
+      return sendPage(reply, page.outbox({ mails, signedIn: user !== null }))
     })
 
     app.get('/reset', async function resetPage (request, reply) {

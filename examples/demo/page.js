@@ -145,14 +145,17 @@ function forgotSent () {
 <p><a href="/">Back to the sign-in page</a></p>`)
 }
 
-function outbox ({ mails }) {
+function outbox ({ mails, signedIn }) {
   const items = mails.map(mail => `<li class="mail">
 <p>To <code>${escapeHtml(mail.to)}</code>, ${escapeHtml(mail.sentAt.toISOString())}: ${escapeHtml(mail.subject)}</p>
 <p><a class="reset-link" href="${escapeHtml(mail.link)}">${escapeHtml(mail.link)}</a></p>
 </li>`).join('\n')
+  const whose = signedIn
+    ? 'the mail to your own address'
+    : 'the mail to the address you last asked a reset link for, in this browser'
   return layout(`<h2>Mail outbox</h2>
-<p class="hint">What the demo would have mailed, newest first. A real app mails these links to the account's own address;
-this page exists only because the demo has no mail server.</p>
+<p class="hint">What the demo would have mailed, newest first: ${whose}. A real app mails these links to the
+account's own address; this page exists only because the demo has no mail server.</p>
 ${mails.length === 0 ? '<p id="empty">No mail yet.</p>' : `<ul id="mails">\n${items}\n</ul>`}
 <p><a href="/">Back to the sign-in page</a></p>`)
 }

@@ -22,9 +22,9 @@ async function signedInCookie (app: FastifyInstance, password = DEMO_CREDENTIALS
   return cookieFrom(response) as string
 }
 
-/** The reset link of the newest mail in the outbox. */
-async function newestLink (app: FastifyInstance): Promise<string | undefined> {
-  const outbox = await app.inject({ url: '/outbox' })
+/** The reset link of the newest mail in the outbox, as the browser with `cookie` sees it. */
+async function newestLink (app: FastifyInstance, cookie: string | undefined): Promise<string | undefined> {
+  const outbox = await app.inject({ url: '/outbox', headers: cookie === undefined ? {} : { cookie } })
   return /class="reset-link" href="([^"]+)"/.exec(outbox.body)?.[1]?.replace(/&amp;/g, '&')
 }
 
@@ -88,19 +88,23 @@ t.test('forgot password: the same page for every address, a mail in the outbox f
   t.match((await app.inject({ url: '/outbox' })).body, /id="empty">No mail yet/)
 
   const answers = new Set<string>()
+  const asked = new Map<string, string | undefined>()
   for (const username of ['nobody@example.com', DEMO_CREDENTIALS.username]) {
     const form = await open(app, '/forgot', undefined)
     t.match(form.body, /id="forgot"/)
     const response = await post(app, '/forgot', form.cookie, { _csrf: form.token, username })
     t.equal(response.statusCode, 200, username)
     answers.add(response.body)
+    asked.set(username, form.cookie)
   }
   t.equal(answers.size, 1, 'the answer is the same, known address or not')
   await new Promise(resolve => setTimeout(resolve, 20))
-  const outbox = await app.inject({ url: '/outbox' })
-  t.equal(outbox.body.match(/class="mail"/g)?.length, 1, 'one mail: for the known address only')
-  t.match(outbox.body, /To <code>demo@example.com<\/code>/)
-  const link = await newestLink(app) as string
+  const outboxOf = async (cookie: string | undefined) => (await app.inject({ url: '/outbox', headers: { cookie } })).body
+  t.match(await outboxOf(asked.get('nobody@example.com')), /id="empty">No mail yet/, 'no mail for the unknown address')
+  const outbox = await outboxOf(asked.get(DEMO_CREDENTIALS.username))
+  t.equal(outbox.match(/class="mail"/g)?.length, 1, 'one mail: for the known address only')
+  t.match(outbox, /To <code>demo@example.com<\/code>/)
+  const link = await newestLink(app, asked.get(DEMO_CREDENTIALS.username)) as string
   t.match(link, /^\/reset\?token=[\w.-]+$/)
 
   const resetPage = await open(app, link, undefined)
@@ -148,16 +152,19 @@ t.test('reset requests are limited per address and per account, before the looku
   t.match((await post(app, '/forgot', form.cookie, { _csrf: form.token, username: 'c@example.com' })).body, /Too many reset requests from this address/)
 })
 
-t.test('the outbox keeps the newest twenty mails, escaped', async t => {
+t.test('the outbox keeps the newest twenty mails; signed out, a browser sees the mail of its last request only', async t => {
   const app = await demo(t, { resetLimit: { perAccount: 50, perAddress: 50, timeWindow: '1 minute' } })
+  const form = await open(app, '/forgot', undefined)
   for (let i = 0; i < 22; i++) {
-    const form = await open(app, '/forgot', undefined)
     await post(app, '/forgot', form.cookie, { _csrf: form.token, username: DEMO_CREDENTIALS.username })
   }
   await new Promise(resolve => setTimeout(resolve, 50))
-  const outbox = await app.inject({ url: '/outbox' })
-  t.equal(outbox.body.match(/class="mail"/g)?.length, 20)
-  t.equal(outbox.headers['cache-control'], 'no-store')
+  const asker = await app.inject({ url: '/outbox', headers: { cookie: form.cookie as string } })
+  t.equal(asker.body.match(/class="mail"/g)?.length, 1, 'the browser that asked: the mail of its newest request')
+  t.equal(asker.headers['cache-control'], 'no-store')
+  const owner = await app.inject({ url: '/outbox', headers: { cookie: await signedInCookie(app) } })
+  t.equal(owner.body.match(/class="mail"/g)?.length, 20, 'the address\'s owner, signed in: the newest twenty')
+  t.match(owner.body, /the mail to your own address/)
 })
 
 t.test('the password forms posted without a body are refused like any other bad input, never a 5xx', async t => {
