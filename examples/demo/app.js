@@ -133,7 +133,9 @@ async function buildDemo (options = {}) {
     logger = false
   } = options
 
-  const app = Fastify({ logger })
+  // No type coercion: `["a@example.com"]` or `123` sent as a username is refused by the API's schemas, not turned
+  // into a string first (docs/security.md).
+  const app = Fastify({ logger, ajv: { customOptions: { coerceTypes: false } } })
   const users = memoryUsers()
   const revocations = memoryRevocations()
   const mail = memoryOutbox()

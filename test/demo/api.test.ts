@@ -52,6 +52,21 @@ t.test('wrong or malformed credentials get no token', async t => {
   t.equal((await requestToken(app, { username: { a: 1 }, password: 'x' })).statusCode, 400, 'not a string')
 })
 
+t.test('credentials are not coerced: an array or a number is refused, not turned into a string', async t => {
+  const app = await demo(t)
+  for (const body of [
+    { username: [DEMO_CREDENTIALS.username], password: DEMO_CREDENTIALS.password },
+    { username: DEMO_CREDENTIALS.username, password: [DEMO_CREDENTIALS.password] },
+    { username: DEMO_CREDENTIALS.username, password: 12345 }
+  ]) {
+    const response = await requestToken(app, body)
+    t.equal(response.statusCode, 400, JSON.stringify(body))
+    t.equal(response.json().code, 'FST_ERR_VALIDATION')
+  }
+  const refresh = await app.inject({ method: 'POST', url: '/api/refresh', payload: { refreshToken: 12345 } })
+  t.equal(refresh.statusCode, 400, 'nor a refresh token')
+})
+
 t.test('GET /api/me answers 401 without a valid token, whatever else the request carries', async t => {
   const app = await demo(t)
   const token = await tokenFor(app)
