@@ -119,7 +119,12 @@ function sendPage (reply, html) {
  *
  * options: `hashOptions` (argon2 cost, the plugin's defaults when absent), `sessionStore` (@fastify/session's
  * MemoryStore when absent), `loginStore` (createMemoryLoginStore() when absent; createRedisLoginStore beside a Redis session store), `sessionSecret`, `jwtSecret`, `loginLimit` ({ perAccount, perAddress, timeWindow }),
- * `logger`.
+ * `logger`, `trustProxy` (below).
+ *
+ * With `trustProxy` (Fastify's: the address of a TLS-terminating proxy in front of the demo), the demo is served over
+ * https and names its session cookie `__Host-sid`, which browsers accept only from an https page with `Secure`,
+ * `Path=/` and no `Domain`, so that no sibling subdomain can plant one. Without it (plain http on 127.0.0.1, where a
+ * `Secure` cookie never comes back and an IP address has no subdomains), the cookie keeps the plugin's default name.
  */
 async function buildDemo (options = {}) {
   const {
@@ -130,12 +135,14 @@ async function buildDemo (options = {}) {
     jwtSecret = randomBytes(32).toString('base64url'),
     loginLimit = { perAccount: 5, perAddress: 20, timeWindow: '1 minute' },
     resetLimit = { perAccount: 3, perAddress: 10, timeWindow: '15 minutes' },
-    logger = false
+    logger = false,
+    trustProxy
   } = options
+  const https = trustProxy !== undefined
 
   // No type coercion: `["a@example.com"]` or `123` sent as a username is refused by the API's schemas, not turned
   // into a string first (docs/security.md).
-  const app = Fastify({ logger, ajv: { customOptions: { coerceTypes: false } } })
+  const app = Fastify({ logger, trustProxy, ajv: { customOptions: { coerceTypes: false } } })
   const users = memoryUsers()
   const revocations = memoryRevocations()
   const mail = memoryOutbox()
@@ -147,11 +154,11 @@ async function buildDemo (options = {}) {
     session: {
       secret: sessionSecret,
       store: sessionStore,
+      ...(https ? { cookieName: '__Host-sid' } : {}),
       cookie: {
-        // The demo serves plain http on localhost, where a Secure cookie is never sent back and nobody could stay
-        // signed in. 'auto' marks the cookie Secure whenever the request came over https (behind a TLS proxy, set
-        // Fastify's trustProxy so that it can tell), so the same line is right in production.
-        secure: 'auto',
+        // Over plain http on localhost a Secure cookie is never sent back and nobody could stay signed in: 'auto'
+        // marks it Secure only when the request came over https. Behind the TLS proxy, always Secure.
+        secure: https ? true : 'auto',
         maxAge: 8 * 60 * 60 * 1000
       }
     },

@@ -1,7 +1,8 @@
 'use strict'
 
 // `npm run demo`: the demo app on HOST:PORT (127.0.0.1:3000 by default). REDIS_URL keeps sessions in Redis,
-// LOG_LEVEL (default warn) sets the logger's level.
+// LOG_LEVEL (default warn) sets the logger's level, TRUST_PROXY (the address of a TLS-terminating proxy, Fastify's
+// trustProxy) serves it over https behind that proxy, with a Secure `__Host-sid` session cookie.
 
 const { buildDemo, DEMO_CREDENTIALS } = require('./app')
 
@@ -32,7 +33,8 @@ async function main () {
   const app = await buildDemo({
     sessionStore: redis?.store,
     loginStore: redis?.loginStore,
-    logger: { level: process.env.LOG_LEVEL || 'warn' }
+    logger: { level: process.env.LOG_LEVEL || 'warn' },
+    trustProxy: process.env.TRUST_PROXY || undefined
   })
   if (redis !== null) app.addHook('onClose', redis.close)
   const address = await app.listen({ host, port })

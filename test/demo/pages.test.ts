@@ -32,6 +32,29 @@ t.test('signed out, the page is a CSRF-protected sign-in form served with safe h
   t.match(style.body, /main \{/)
 })
 
+t.test('served over https behind a TLS proxy (trustProxy), the session cookie is a Secure __Host- cookie', async t => {
+  const app = await demo(t, { trustProxy: '127.0.0.1' })
+  const https = { 'x-forwarded-proto': 'https' }
+  const home = await app.inject({ url: '/', headers: https })
+  const cookie = home.cookies.find(c => c.name === '__Host-sid')
+  t.ok(cookie, 'named with the __Host- prefix')
+  t.equal(cookie?.secure, true)
+  t.equal(cookie?.path, '/')
+  t.notOk(cookie?.domain, 'no Domain, as browsers require of a __Host- cookie')
+  t.notOk(home.cookies.find(c => c.name === 'sessionId'))
+  const token = /name="_csrf" value="([^"]+)"/.exec(home.body)?.[1] as string
+  const login = await app.inject({
+    method: 'POST',
+    url: '/login',
+    headers: { ...https, cookie: `__Host-sid=${cookie?.value as string}`, 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ _csrf: token, ...DEMO_CREDENTIALS }).toString()
+  })
+  t.equal(login.statusCode, 303)
+  const signedIn = login.cookies.find(c => c.name === '__Host-sid') as { value: string }
+  const page = await app.inject({ url: '/', headers: { ...https, cookie: `__Host-sid=${signedIn.value}` } })
+  t.match(page.body, new RegExp(SIGNED_IN), 'and it signs in')
+})
+
 t.test('a wrong password answers 401 with the form and an error, and signs nobody in', async t => {
   const app = await demo(t)
   const page = await visit(app)

@@ -39,6 +39,15 @@ t.test('the demo prints its address and credentials, serves the page, and stops 
   t.equal(code, 0)
 })
 
+t.test('TRUST_PROXY serves the demo over https behind that proxy, with a Secure __Host- session cookie', async t => {
+  const demo = await startDemo(t, { TRUST_PROXY: '127.0.0.1' })
+  const [cookie = ''] = (await fetch(`${demo.url}/`, { headers: { 'x-forwarded-proto': 'https' } })).headers.getSetCookie()
+  t.match(cookie, /^__Host-sid=/)
+  t.match(cookie, /; Secure/)
+  t.match(cookie, /; Path=\//)
+  t.notMatch(cookie, /Domain=/i)
+})
+
 t.test('a demo that cannot listen says why and exits 1', async t => {
   // 192.0.2.1 is a documentation address that no machine has: the default port 3000 is never bound.
   const { PORT: _port, ...env } = process.env
