@@ -1,8 +1,7 @@
 import t from 'tap'
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify'
 import auth from '../../lib/index'
-import type { LoginStore } from '../../lib/login-store/contract'
-import { SECRET, TestUsers, hashOf } from '../helper'
+import { SECRET, TestUsers, hashOf, type TestUser } from '../helper'
 import { assertReadmeShowsRecipe } from '../security/kit'
 import { loginFrom } from './helper'
 
@@ -12,22 +11,20 @@ import { loginFrom } from './helper'
 t.test('the docs/logins.md recipe lists, ends one, ends the others and signs out everywhere', async t => {
   const users = new TestUsers()
   users.add({ id: 1, username: 'bob', password: await hashOf('pw') })
-  const sessionStore = undefined
-  const loginStore: LoginStore | undefined = undefined
-  const audit: Array<{ userId: unknown, loginId: string, reason: string }> = []
-  const requireAdmin = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (request.headers['x-admin'] !== 'yes') await reply.code(403).send({ error: 'admins only' })
-  }
+  users.add({ id: 2, username: 'root', password: await hashOf('admin pw'), isAdmin: true } as TestUser)
   const process = { env: { SESSION_SECRET: SECRET } }
   const recipeApp = Fastify()
   t.teardown(() => recipeApp.close())
-  await (async (app) => {
+  // The recipe's own audit log, handed back for the checks below.
+  const audit = await (async (app: typeof recipeApp) => {
     // recipe:logins:start
+    // Your audit log; here an array.
+    const audit: Array<{ userId: unknown, loginId: string, reason: string }> = []
+
     await app.register(auth, {
       users,
-      session: { secret: process.env.SESSION_SECRET, cookie: { secure: 'auto' }, store: sessionStore },
-      // Several instances: loginStore: createRedisLoginStore(redis). One process: leave it out.
-      loginStore,
+      // Several instances: a shared session store too (`store`), and loginStore: createRedisLoginStore(redis).
+      session: { secret: process.env.SESSION_SECRET!, cookie: { secure: 'auto' } },
       onLoginEnded ({ userId, loginId, reason }) {
         audit.push({ userId, loginId, reason })
       }
@@ -46,10 +43,16 @@ t.test('the docs/logins.md recipe lists, ends one, ends the others and signs out
       return { ended: await request.endOtherLogins() }
     })
 
+    // Your rule for who may sign others out; here the user's `isAdmin` flag.
+    async function requireAdmin (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+      if (request.user?.isAdmin !== true) await reply.code(403).send({ error: 'admins only' })
+    }
+
     app.post('/admin/users/:id/sign-out', { preHandler: requireAdmin }, async (request) => {
       return { ended: await app.endLogins(Number((request.params as { id: string }).id)) }
     })
     // recipe:logins:end
+    return audit
   })(recipeApp)
   recipeApp.post('/login', async (request) => {
     const { username, password } = request.body as { username: string, password: string }
@@ -69,10 +72,12 @@ t.test('the docs/logins.md recipe lists, ends one, ends the others and signs out
   t.equal((await recipeApp.inject({ url: '/me', headers: { cookie: phone } })).statusCode, 401)
   t.same((await recipeApp.inject({ method: 'POST', url: '/account/logins/end-others', headers: { cookie: laptop } })).json(), { ended: 1 })
   t.equal((await recipeApp.inject({ url: '/me', headers: { cookie: tablet } })).statusCode, 401)
-  t.equal((await recipeApp.inject({ method: 'POST', url: '/admin/users/1/sign-out' })).statusCode, 403)
-  t.same((await recipeApp.inject({ method: 'POST', url: '/admin/users/1/sign-out', headers: { 'x-admin': 'yes' } })).json(), { ended: 1 })
+  t.equal((await recipeApp.inject({ method: 'POST', url: '/admin/users/1/sign-out' })).statusCode, 403, 'anonymous: not an admin')
+  t.equal((await recipeApp.inject({ method: 'POST', url: '/admin/users/1/sign-out', headers: { cookie: laptop } })).statusCode, 403, 'bob is no admin')
+  const admin = await loginFrom(recipeApp, { ua: 'admin' }, 'root', 'admin pw')
+  t.same((await recipeApp.inject({ method: 'POST', url: '/admin/users/1/sign-out', headers: { cookie: admin } })).json(), { ended: 1 })
   t.equal((await recipeApp.inject({ url: '/me', headers: { cookie: laptop } })).statusCode, 401)
-  t.same(audit.map(entry => entry.reason), ['ended', 'ended-others', 'ended-all'])
+  t.same(audit.filter(entry => entry.userId === 1).map(entry => entry.reason), ['ended', 'ended-others', 'ended-all'])
   t.equal(audit[0]?.loginId, phoneId)
   t.equal((await recipeApp.inject({ url: '/account/logins' })).statusCode, 401, 'anonymous: 401')
 

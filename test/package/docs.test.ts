@@ -174,7 +174,8 @@ function context (block: Block): string {
   return lines.join('\n') + '\nexport {}\n'
 }
 
-const typeChecked = blocks.filter(block => block.lang === 'ts' && testedBy(block) === undefined)
+// A recipe run by a test of its own is type-checked too, as a reader pastes it: whole, or as a fragment of an app.
+const typeChecked = blocks.filter(block => block.lang === 'ts')
 const modes: Array<[string, ts.CompilerOptions]> = [
   ['module nodenext', { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext }],
   ['moduleResolution bundler', { module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler }]
@@ -357,7 +358,7 @@ class Browser {
 type Scenario = (t: Test, started: Started) => Promise<void>
 
 /** The log lines a program wrote (pino's JSON on stdout). */
-function logsOf (started: Started): Array<{ level: number, msg?: string }> {
+function logsOf (started: Started): Array<{ level: number, msg?: string, req?: { url?: string } }> {
   return started.output().split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line))
 }
 
@@ -403,6 +404,12 @@ const scenarios: Record<string, Scenario> = {
     t.ok(logsOf(started).some(log => /Server listening/.test(log.msg ?? '')), 'a logger is on')
   },
   'session-login': sessionLogin,
+  /** A program that logs its requests and ran a password reset: no reset token in any logged URL. */
+  async 'reset-link' (t, started) {
+    const urls = logsOf(started).flatMap(log => log.req?.url ?? [])
+    t.ok(urls.includes('/reset-password'), 'the request log records every URL')
+    t.same(urls.filter(url => /token/i.test(url)), [], 'and no reset token in any')
+  },
   async 'jwt-login' (t, started) { await jwtLogin(t, started) },
   /** A token logged out is refused from then on. */
   async 'jwt-revocation' (t, started) {

@@ -10,7 +10,7 @@ import { JWT_SECRET } from './kit'
 t.test('the documented refresh flow: login, refresh from the body and from the cookie, reuse ends the login', async t => {
   const users = new TestUsers()
   users.add({ id: 1, username: 'bob', password: await hashOf('pw') })
-  const jwtSecret = JWT_SECRET
+  const process = { env: { JWT_SECRET } }
   const app = Fastify()
   t.teardown(() => app.close())
   const warnings: unknown[] = []
@@ -22,7 +22,7 @@ t.test('the documented refresh flow: login, refresh from the body and from the c
     // One process: in memory. Several instances: createRedisLoginStore(redisClient).
     loginStore: createMemoryLoginStore(),
     jwt: {
-      secret: jwtSecret,
+      secret: process.env.JWT_SECRET!,           // 32+ characters from your secrets
       expiresIn: '15m',
       refresh: {
         expiresIn: '14d',
