@@ -17,7 +17,7 @@ import {
   endLogin, endOtherLogins, endUserLogins, listLogins, listUserLogins, requireRecentLogin, touchLogin
 } from './login/manage'
 import { timedLoginStore } from './login-store/contract'
-import { Logins } from './login-store/logins'
+import { Logins, indexScope } from './login-store/logins'
 import { createMemoryLoginStore, sessionStoreLogins } from './login-store/memory'
 import { createRedisLoginStore } from './login-store/redis'
 import { resolveOptions } from './options'
@@ -34,7 +34,7 @@ import { registerSession } from './session/register'
 async function fastifyAuthHelpers (fastify: FastifyInstance, given: FastifyAuthHelpersOptions): Promise<void> {
   const options = resolveOptions(given, fastify.hasRequestDecorator('session'))
   claimAuthHashKey(fastify, options.authHashSecret, options.users)
-  const lifetime = { ...options.lifetime, now: options.now, ended: loginEndedListener(options.onLoginEnded, fastify.log) }
+  const lifetime = { ...options.lifetime, now: options.now, scope: indexScope(options.authHashSecret), ended: loginEndedListener(options.onLoginEnded, fastify.log) }
   const own = options.loginStore === undefined ? undefined : new Logins(timedLoginStore(options.loginStore, options.storeTimeout), lifetime)
   decorateContext(fastify)
 

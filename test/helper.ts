@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import * as argon2 from 'argon2'
 import argon2Module = require('argon2')
 import auth from '../lib/index'
+import { indexKey, indexScope } from '../lib/login-store/logins'
 
 /**
  * The cheapest argon2 parameters the plugin accepts (OWASP's m=9216 KiB t=4 p=1, about as fast as any row of its table
@@ -46,6 +47,11 @@ export class TestUsers {
     this.updates.push({ user, hash })
     user.password = hash
   }
+}
+
+/** The key of a user's login index in a registration whose auth hash key is `secret` (by default, the session secret). */
+export function userIndexKey (userId: number | string, secret: string | Buffer = SECRET): string {
+  return indexKey(indexScope(secret), userId)
 }
 
 export async function hashOf (password: string): Promise<string> {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { LoginEndedEvent, LoginEndReason, LoginInfo, UserId } from '../../types/index'
 import type { BackendName } from '../constants'
@@ -8,6 +8,8 @@ import { fullStore, isFullLoginStore, isThenable, type BasicLoginStore, type Log
 
 export interface LifetimeOptions extends Lifetime {
   now: () => number
+  /** The registration's tag in its index keys (`indexScope`): two registrations never share a user's index. */
+  scope: string
   /** Told of each login that ends, once. */
   ended?: (event: LoginEndedEvent) => void
 }
@@ -23,9 +25,18 @@ export function recordKey (handle: string): string {
   return `auth-login:${handle}`
 }
 
-/** One index per user id whatever its type: login() takes 7 and '7' for the same user. */
-export function indexKey (userId: UserId): string {
-  return `auth-user:${String(userId)}`
+/**
+ * A registration's tag in the index keys: derived from its auth hash key, so every instance of one app (and every
+ * restart) finds the same index, and two registrations with their own users (which must have their own keys,
+ * docs/registering.md) never list or end each other's user 3. Not a secret: the HMAC keeps the key out of Redis.
+ */
+export function indexScope (authHashSecret: string | Buffer): string {
+  return createHmac('sha256', authHashSecret).update('fastify-auth-helpers:login-index').digest('base64url').slice(0, 16)
+}
+
+/** One index per registration and user id whatever its type: login() takes 7 and '7' for the same user. */
+export function indexKey (scope: string, userId: UserId): string {
+  return `auth-user:${scope}:${String(userId)}`
 }
 
 /**
@@ -34,6 +45,11 @@ export function indexKey (userId: UserId): string {
  */
 export class Logins {
   constructor (readonly store: BasicLoginStore, readonly lifetime: LifetimeOptions) {}
+
+  /** The key of a user's index in this registration. */
+  indexKey (userId: UserId): string {
+    return indexKey(this.lifetime.scope, userId)
+  }
 
   /** Whether the store can list, end, renew and update logins exactly. */
   get full (): boolean {
@@ -110,7 +126,7 @@ export class Logins {
     const { store } = this
     await store.create(recordKey(handle), record, this.endOf(record))
     if (!isFullLoginStore(store)) return
-    const pruned = await store.addEntry(indexKey(record.userId), record.id, { handle, expiresAt: record.expiresAt }, this.now())
+    const pruned = await store.addEntry(this.indexKey(record.userId), record.id, { handle, expiresAt: record.expiresAt }, this.now())
     // A store that does not expire keys by itself (MemoryStore) would keep these records for ever.
     if (Array.isArray(pruned)) await Promise.all(pruned.map(([, entry]) => this.dropExpired(store, entry.handle, null)))
   }
@@ -141,7 +157,7 @@ export class Logins {
     const taken = await store.take(recordKey(previous.handle))
     if (taken === null || taken.id !== previous.record.id) return false
     await store.create(recordKey(handle), record, this.endOf(record))
-    if (await store.replaceEntry(indexKey(record.userId), record.id, { handle, expiresAt: record.expiresAt })) return true
+    if (await store.replaceEntry(this.indexKey(record.userId), record.id, { handle, expiresAt: record.expiresAt })) return true
     await store.delete(recordKey(handle))
     return false
   }
@@ -156,7 +172,7 @@ export class Logins {
       return
     }
     const [entry] = await Promise.all([
-      store.removeEntry(indexKey(login.record.userId), login.record.id),
+      store.removeEntry(this.indexKey(login.record.userId), login.record.id),
       store.delete(recordKey(login.handle))
     ])
     if (entry !== null && entry.handle !== login.handle) await store.delete(recordKey(entry.handle))
@@ -177,7 +193,7 @@ export class Logins {
   /** Ends one login of a user by its public id; false when the user has no such live login. */
   async endById (userId: UserId, loginId: string, request?: FastifyRequest): Promise<boolean> {
     const store = fullStore(this.store, 'endLogin()')
-    const entry = await store.removeEntry(indexKey(userId), loginId)
+    const entry = await store.removeEntry(this.indexKey(userId), loginId)
     if (entry === null) return false
     const record = await store.take(recordKey(entry.handle))
     if (record === null) return false
@@ -189,7 +205,7 @@ export class Logins {
   /** Ends every login of a user, or every one but `keep`, index entries first; resolves to how many were live. */
   async endAll (userId: UserId, keep?: CurrentLogin, request?: FastifyRequest): Promise<number> {
     const store = fullStore(this.store, keep === undefined ? 'endLogins()' : 'endOtherLogins()')
-    const key = indexKey(userId)
+    const key = this.indexKey(userId)
     const removed: LoginIndexEntry[] = []
     if (keep === undefined) {
       for (const [, entry] of await store.removeAllEntries(key)) removed.push(entry)
@@ -215,7 +231,7 @@ export class Logins {
   /** A user's live logins, newest first; entries whose record has gone leave the index. */
   async list (userId: UserId, current?: CurrentLogin, request?: FastifyRequest): Promise<LoginInfo[]> {
     const store = fullStore(this.store, 'listLogins()')
-    const key = indexKey(userId)
+    const key = this.indexKey(userId)
     const now = this.now()
     const found = await Promise.all((await store.entries(key)).map(async ([id, entry]) => {
       const answer = store.get(recordKey(entry.handle))

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { MemoryStore } from '@fastify/session'
-import { build, cookieFrom, type TestUsers } from '../helper'
+import { build, cookieFrom, userIndexKey, type TestUsers } from '../helper'
 import { addLoginRoutes, fakeClock, listWith } from '../login/helper'
 
 // Nothing left behind: every way a login ends removes it from the store and from the user's index.
@@ -47,7 +47,7 @@ t.test('endLogin, endOtherLogins and endLogins leave nothing behind either', asy
 
 t.test('a user\'s index holds only live logins: those that expired without a logout are pruned, records too', async t => {
   const { server, entries, clock, login } = await app(t)
-  const index = (): Record<string, unknown> => entries.get('auth-user:1') as Record<string, unknown>
+  const index = (): Record<string, unknown> => entries.get(userIndexKey(1)) as Record<string, unknown>
   for (let round = 0; round < 20; round++) {
     for (let i = 0; i < 10; i++) await login()
     clock.advance(60_000)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { MemoryStore } from '@fastify/session'
 import type { FastifyRequest } from 'fastify'
-import { Logins, recordKey, indexKey } from '../../lib/login-store/logins'
+import { Logins, recordKey } from '../../lib/login-store/logins'
 import { sessionStoreLogins } from '../../lib/login-store/memory'
 import type { LoginStore as FullLoginStore, LoginRecord } from '../../lib/login-store/contract'
 import { createRedisLoginStore } from '../../lib/login-store/redis'
@@ -15,7 +15,7 @@ function setup () {
   const clock = { now: () => time, advance: (ms: number) => { time += ms } }
   const map = new Map<string, unknown>()
   const store = sessionStoreLogins(new MemoryStore(map as never) as never, true, clock.now) as FullLoginStore
-  const logins = new Logins(store, { ...DEFAULT_LIFETIME, now: clock.now })
+  const logins = new Logins(store, { ...DEFAULT_LIFETIME, now: clock.now, scope: 'test-scope' })
   return { clock, map, store, logins }
 }
 
@@ -43,11 +43,11 @@ t.test('ending a login that a renewal moved meanwhile ends it under both handles
   await logins.open('old-handle', login)
   // What a renewal on another request leaves: the record under a new handle, and the index entry pointing there.
   await store.create(recordKey('new-handle'), login, login.expiresAt)
-  t.ok(await store.replaceEntry(indexKey(1), login.id, { handle: 'new-handle', expiresAt: login.expiresAt }))
+  t.ok(await store.replaceEntry(logins.indexKey(1), login.id, { handle: 'new-handle', expiresAt: login.expiresAt }))
   await logins.end({ handle: 'old-handle', record: login })
   t.equal(store.get(recordKey('old-handle')), null, 'the record this request knew is gone')
   t.equal(store.get(recordKey('new-handle')), null, 'and so is the one the renewal made')
-  t.same(await store.entries(indexKey(1)), [])
+  t.same(await store.entries(logins.indexKey(1)), [])
 })
 
 t.test('endLogin and endLogins on a login whose record has gone or expired end nothing live', async t => {
@@ -70,7 +70,7 @@ t.test('endLogin and endLogins on a login whose record has gone or expired end n
   const c = record(logins)
   await logins.open('c', c)
   t.equal(await logins.endAll(1), 1, 'endLogins counts only the live one')
-  t.same(await store.entries(indexKey(1)), [])
+  t.same(await store.entries(logins.indexKey(1)), [])
 })
 
 t.test('a listing that finds an entry a renewal moved puts it back', async t => {
@@ -83,14 +83,14 @@ t.test('a listing that finds an entry a renewal moved puts it back', async t => 
   })
   const listing = new Logins(stale, logins.lifetime)
   t.same(await listing.list(1), [], 'the stale entry is not listed')
-  t.same(await store.entries(indexKey(1)), [[login.id, { handle: 'new-handle', expiresAt: login.expiresAt }]],
+  t.same(await store.entries(logins.indexKey(1)), [[login.id, { handle: 'new-handle', expiresAt: login.expiresAt }]],
     'and the moved entry is still in the index')
   t.equal((await logins.list(1)).length, 1, 'so the login is listed again')
 })
 
 t.test('a store without the capabilities refuses what needs them, by name', async t => {
   const { store } = setup()
-  const plain = new Logins({ get: store.get, create: store.create, delete: store.delete }, { ...DEFAULT_LIFETIME, now: Date.now })
+  const plain = new Logins({ get: store.get, create: store.create, delete: store.delete }, { ...DEFAULT_LIFETIME, now: Date.now, scope: 'test-scope' })
   await t.rejects(plain.endById(1, 'x'), { code: 'FST_AUTH_LOGIN_STORE_UNSUPPORTED', message: /endLogin\(\)/ })
   await t.rejects(plain.list(1), { code: 'FST_AUTH_LOGIN_STORE_UNSUPPORTED', message: /listLogins\(\)/ })
 })
@@ -143,9 +143,9 @@ t.test('endOtherLogins meets an expired login: ended, not counted; a listing bes
   const carried = { backend: 'session' as const, handle: 'current', record: current }
   t.equal((await logins.list(1, carried)).length, 1, 'the expired one is not listed')
   await logins.open('old', old)
-  await store.addEntry(indexKey(1), old.id, { handle: 'old', expiresAt: old.expiresAt + 10_000 }, clock.now())
+  await store.addEntry(logins.indexKey(1), old.id, { handle: 'old', expiresAt: old.expiresAt + 10_000 }, clock.now())
   t.equal(await logins.endAll(1, carried), 0, 'the expired login is ended but not counted')
-  t.same((await store.entries(indexKey(1))).map(([id]) => id), [current.id], 'the current login stays')
+  t.same((await store.entries(logins.indexKey(1))).map(([id]) => id), [current.id], 'the current login stays')
 })
 
 t.test('the MemoryStore login store: a failing get is a rejection, ENOENT an entry that is not there', async t => {

@@ -5,7 +5,7 @@ import { RedisStore } from 'connect-redis'
 import auth from '../../lib/index'
 import { createRedisLoginStore } from '../../lib/login-store/redis'
 import type { LoginStore } from '../../lib/login-store/contract'
-import { SECRET, TEST_HASH_OPTIONS, TestUsers, addRoutes, cookieFrom } from '../helper'
+import { SECRET, TEST_HASH_OPTIONS, TestUsers, addRoutes, cookieFrom, userIndexKey } from '../helper'
 import { JWT_SECRET } from '../jwt/helper'
 import { cleanUp, connectClient, keysUnder, testPrefix, type RedisClient } from '../redis/app'
 import { redisFor, redisSkipReason, within } from '../redis/server'
@@ -98,17 +98,17 @@ t.test('two instances: one lists and ends what the other made, and the other ref
   t.same(await a.listLogins(1), [])
   const left = (await keysUnder(inspect, prefix)).filter(key => key.includes('auth-'))
   t.equal(left.length, 2, 'only alice\'s record and index are left')
-  t.ok(left.every(key => !key.includes('auth-user:1')))
+  t.ok(left.every(key => !key.endsWith(userIndexKey(1))))
 })
 
 t.test('the Redis login store keeps records and index entries exact', { skip }, async t => {
   const { a, inspect, prefix } = await pair(t)
   const cookies = []
   for (let i = 0; i < 5; i++) cookies.push((await loginOn(a)).cookie as string)
-  t.equal(await inspect.hLen(`${prefix}auth-user:1`), 5)
+  t.equal(await inspect.hLen(`${prefix}${userIndexKey(1)}`), 5)
   for (const cookie of cookies) await a.inject({ method: 'POST', url: '/logout', headers: { cookie } })
   t.same((await keysUnder(inspect, prefix)).filter(key => key.includes('auth-')), [], 'logout removes record and entry')
-  const ttl = async (): Promise<number> => await inspect.pTTL(`${prefix}auth-user:1`)
+  const ttl = async (): Promise<number> => await inspect.pTTL(`${prefix}${userIndexKey(1)}`)
   await loginOn(a)
   t.ok(await ttl() > 0, 'the index expires with its longest login')
 })
@@ -201,7 +201,7 @@ t.test('every ordering of endLogins on A against a renewal, a new login, a listi
     }
     if ((await a.listLogins(1)).length !== live || (await b.listLogins(1)).length !== live) return false
     const records = (await keysUnder(inspect, `${prefix}auth-login:`)).length
-    const entries = await inspect.hLen(`${prefix}auth-user:1`)
+    const entries = await inspect.hLen(`${prefix}${userIndexKey(1)}`)
     if (records !== live || entries !== live) return false
     await a.endLogins(1)
     return true
@@ -217,7 +217,7 @@ t.test('every ordering of two concurrent logins on A and B keeps both in the ind
     const [onA, onB] = await within(scheduled.interleave(s, () => loginOn(a), () => loginOn(b)), WAIT, 'two logins')
     runs++
     const listed = await a.listLogins(1)
-    const ok = listed.length === 2 && (await inspect.hLen(`${prefix}auth-user:1`)) === 2 &&
+    const ok = listed.length === 2 && (await inspect.hLen(`${prefix}${userIndexKey(1)}`)) === 2 &&
       (await authenticates([a, b], onA.cookie)).every(Boolean) && (await authenticates([a, b], onB.cookie)).every(Boolean)
     await a.endLogins(1)
     return ok

@@ -4,7 +4,7 @@ import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
 import auth, { authenticate } from '../../lib/index'
 import { createMemoryLoginStore } from '../../lib/login-store/memory'
-import { SECRET, TEST_HASH_OPTIONS, TestUsers, cookieFrom, hashOf } from '../helper'
+import { SECRET, TEST_HASH_OPTIONS, TestUsers, cookieFrom, hashOf, userIndexKey } from '../helper'
 
 // The door's refusals as each caller sees them, and the setups a way in can meet.
 
@@ -61,7 +61,7 @@ t.test('an app that registered @fastify/session itself keeps its logins in its o
   await app.ready()
   const cookie = cookieFrom(await app.inject({ method: 'POST', url: '/login' })) as string
   t.equal((await app.inject({ url: '/logins', headers: { cookie } })).body, '1')
-  t.equal((await loginStore.entries('auth-user:1')).length, 1, 'the record and index entry are in the app\'s store')
+  t.equal((await loginStore.entries(userIndexKey(1))).length, 1, 'the record and index entry are in the app\'s store')
 })
 
 t.test('the request-first functions refuse a request of an app without the plugin', async t => {

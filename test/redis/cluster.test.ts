@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { createClient, createCluster } from 'redis'
-import { TestUsers, hashOf, loginAs } from '../helper'
+import { TestUsers, hashOf, loginAs, userIndexKey } from '../helper'
 import { RedisServer, ownRedisSkipReason, within } from './server'
 import { DelayProxy, commandDelta, commandStats } from './proxy'
 import { assertGoals, byHandApp, measureKinds, pluginApp, type AnyRedis, type Measured } from './kinds'
@@ -9,10 +9,10 @@ import { gate } from './app'
 
 // Issue 13 on a Redis Cluster of three masters: connect-redis on node-redis's createCluster for the sessions and
 // createRedisLoginStore(cluster) for the logins. A session (`sess:<id>`), its login record (`auth:auth-login:<id>`)
-// and the user's index (`auth:auth-user:<id>`) hash to slots of their own, so they usually sit on different nodes:
-// the plugin reads the session and the record at the same time and every write touches one key, so it needs no
-// hash tags. What the single-Redis tests prove is proved here: shared logins, logout with a request in flight, and
-// the round trips (three delaying proxies, one per node, counting together).
+// and the user's index (`auth:auth-user:<registration's tag>:<id>`) hash to slots of their own, so they usually sit
+// on different nodes: the plugin reads the session and the record at the same time and every write touches one key,
+// so it needs no hash tags. What the single-Redis tests prove is proved here: shared logins, logout with a request in
+// flight, and the round trips (three delaying proxies, one per node, counting together).
 
 const WAIT = 10000
 const DELAY = 25
@@ -98,7 +98,7 @@ t.test('Redis Cluster: connect-redis on createCluster and createRedisLoginStore(
     t.equal((await b.inject({ url: '/me', headers: { cookie } })).json().user.username, 'bob', 'B sees the login made on A')
     const sid = sidOf(cookie)
     const keys = await keysOn(local, `${prefix}*`)
-    t.same(keys, [`${prefix}${sid}`, `${prefix}auth-login:${sid}`, `${prefix}auth-user:1`].sort(), 'the session, its record and the user\'s index')
+    t.same(keys, [`${prefix}${sid}`, `${prefix}auth-login:${sid}`, `${prefix}${userIndexKey(1)}`].sort(), 'the session, its record and the user\'s index')
     t.ok(new Set(await Promise.all(local.inspect.map(async (client, i) => (await client.keys(`${prefix}*`)).length > 0 ? i : -1))).size >= 2,
       'spread over more than one node')
     t.equal((await b.inject({ method: 'POST', url: '/logout', headers: { cookie } })).statusCode, 200)

@@ -3,3 +3,4 @@
 import './renewals.test'
 import './token-lifecycle.test'
 import './password-checks.test'
+import './registrations-index.test'
