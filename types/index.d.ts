@@ -390,7 +390,11 @@ declare namespace fastifyAuthHelpers {
     /** May resolve to the entries it pruned, whose records the plugin then deletes. */
     addEntry (indexKey: string, loginId: string, entry: LoginIndexEntry, now: number): Promise<Array<[string, LoginIndexEntry]> | undefined | void>
     replaceEntry (indexKey: string, loginId: string, entry: LoginIndexEntry): Promise<boolean>
-    removeEntry (indexKey: string, loginId: string): Promise<LoginIndexEntry | null>
+    /**
+     * Removes the entry and resolves to it, atomically; with `expectedHandle`, only while the entry names that handle
+     * (else null, the entry untouched): the plugin's clean-ups and ends rely on it to leave a renewed login indexed.
+     */
+    removeEntry (indexKey: string, loginId: string, expectedHandle?: string): Promise<LoginIndexEntry | null>
     removeAllEntries (indexKey: string): Promise<Array<[string, LoginIndexEntry]>>
     entries (indexKey: string): Promise<Array<[string, LoginIndexEntry]>>
     /** Compare-and-swap of one field; needed by `jwt.refresh`. */

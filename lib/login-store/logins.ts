@@ -249,10 +249,14 @@ export class Logins {
       .map(record => this.info(record, current?.record.id === record.id))
   }
 
-  /** Removes an index entry that names no live login, unless a renewal moved it meanwhile. */
+  /**
+   * Removes an index entry that names no live login, only while it still names the handle found stale: an entry a
+   * renewal moved meanwhile stays, and is never out of the index for an endOtherLogins to miss.
+   */
   private async dropStale (store: LoginStore, key: string, id: string, entry: LoginIndexEntry, expired: boolean, request: FastifyRequest | null): Promise<void> {
-    const removed = await store.removeEntry(key, id)
+    const removed = await store.removeEntry(key, id, entry.handle)
     if (removed === null) return
+    // A store that ignored `expectedHandle` removed a moved entry: put it back rather than lose the login.
     if (removed.handle !== entry.handle) await store.addEntry(key, id, removed, this.now())
     else if (expired) await this.dropExpired(store, entry.handle, request)
   }

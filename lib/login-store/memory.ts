@@ -99,9 +99,10 @@ export function sessionStoreLogins (store: SessionStore, synchronous: boolean, n
         write(indexKey, { ...value, [loginId]: entry }, error => done(error, true))
       })
     },
-    removeEntry (indexKey, loginId) {
+    removeEntry (indexKey, loginId, expectedHandle) {
       return withValue<LoginIndexEntry | null>(indexKey, (value, done) => {
-        if (!isEntryMap(value) || !Object.hasOwn(value, loginId)) {
+        if (!isEntryMap(value) || !Object.hasOwn(value, loginId) ||
+          (expectedHandle !== undefined && value[loginId]?.handle !== expectedHandle)) {
           done(null, null)
           return
         }

@@ -48,8 +48,14 @@ const REPLACE_ENTRY = `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then retu
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 ${PRUNE}
 return 1`
+// With ARGV[2], only while the entry names that handle (what follows the first colon).
 const REMOVE_ENTRY = `local entry = redis.call('HGET', KEYS[1], ARGV[1])
-if entry then redis.call('HDEL', KEYS[1], ARGV[1]) end
+if not entry then return false end
+if ARGV[2] then
+  local colon = string.find(entry, ':', 1, true)
+  if colon == nil or string.sub(entry, colon + 1) ~= ARGV[2] then return false end
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
 return entry`
 // Fields are stored as JSON, so the expected value (ARGV[3]) is compared in its JSON form.
 const SWAP = `if redis.call('HGET', KEYS[1], ARGV[2]) ~= ARGV[3] then return 0 end
@@ -134,8 +140,8 @@ export function createRedisLoginStore (client: RedisLoginClient, options: RedisL
     async replaceEntry (indexKey, loginId, entry) {
       return Number(await run(REPLACE_ENTRY, indexKey, [loginId, encodeEntry(entry), '0'])) === 1
     },
-    async removeEntry (indexKey, loginId) {
-      const value = await run(REMOVE_ENTRY, indexKey, [loginId])
+    async removeEntry (indexKey, loginId, expectedHandle) {
+      const value = await run(REMOVE_ENTRY, indexKey, expectedHandle === undefined ? [loginId] : [loginId, expectedHandle])
       return typeof value === 'string' ? decodeEntry(value) : null
     },
     async removeAllEntries (indexKey) {

@@ -35,6 +35,12 @@ async function contract (t: Test, store: FullLoginStore): Promise<void> {
   t.equal(await store.replaceEntry('auth-user:1', 'l1', { handle: 'h3', expiresAt: NOW + 60_000 }), true)
   t.same((await store.entries('auth-user:1')).sort(), [['l1', { handle: 'h3', expiresAt: NOW + 60_000 }], ['l2', { handle: 'h2', expiresAt: NOW + 60_000 }]])
   t.same(await store.removeEntry('auth-user:1', 'l2'), { handle: 'h2', expiresAt: NOW + 60_000 })
+  // Conditional removal (a listing's clean-up, and every end): only while the entry names the handle found.
+  t.equal(await store.removeEntry('auth-user:1', 'l1', 'h1'), null, 'no removal of an entry that a renewal moved on')
+  t.equal(await store.removeEntry('auth-user:1', 'none', 'h1'), null, 'nor of one that is not there')
+  t.same((await store.entries('auth-user:1')).map(([id]) => id), ['l1'], 'the moved entry is untouched')
+  await store.addEntry('auth-user:1', 'l4', { handle: 'h4', expiresAt: NOW + 60_000 }, NOW)
+  t.same(await store.removeEntry('auth-user:1', 'l4', 'h4'), { handle: 'h4', expiresAt: NOW + 60_000 }, 'removed while it names it')
   t.same(await store.removeAllEntries('auth-user:1'), [['l1', { handle: 'h3', expiresAt: NOW + 60_000 }]])
   t.same(await store.removeAllEntries('auth-user:1'), [])
   t.same(await store.entries('auth-user:1'), [])

@@ -1,0 +1,18 @@
+// Issue 21, items 5 and 13, on createRedisLoginStore and a real Redis: a listing's clean-up racing endOtherLogins,
+// and the store stalling at each command of "sign out" (held by a wrapper around the store, no timers).
+import t from 'tap'
+import { createRedisLoginStore } from '../../lib/login-store/redis'
+import { listingCleanupRace } from '../security/store-seams'
+import { cleanUp, connectClient, testPrefix } from './app'
+import { redisFor, redisSkipReason } from './server'
+
+const skip = redisSkipReason()
+let url = ''
+if (skip === false) t.before(async () => { url = await redisFor() })
+
+t.test('on Redis, a listing\'s clean-up of a renewed login\'s old entry never hides it from endOtherLogins', { skip }, async t => {
+  const prefix = testPrefix()
+  const { client } = await connectClient(t, url)
+  cleanUp(t, client, prefix)
+  await listingCleanupRace(t, createRedisLoginStore(client as never, { prefix }))
+})

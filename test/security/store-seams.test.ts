@@ -1,0 +1,9 @@
+// Issue 21, items 5 and 13, on createMemoryLoginStore: a listing's clean-up racing endOtherLogins, and a store that
+// stalls at each command of "sign out" (endOtherLogins, app.endLogins, endLogin(id)) in each way.
+import t from 'tap'
+import { createMemoryLoginStore } from '../../lib/login-store/memory'
+import { listingCleanupRace } from './store-seams'
+
+t.test('a listing\'s clean-up of a renewed login\'s old entry never hides it from endOtherLogins', async t => {
+  await listingCleanupRace(t, createMemoryLoginStore())
+})

@@ -1,0 +1,72 @@
+import type { Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import type { LoginStore } from '../../lib/login-store/contract'
+import { TestUsers, build, hashOf } from '../helper'
+import { addLoginRoutes, listWith, loginFrom, statusOf } from '../login/helper'
+import { heldStore, type HeldStore } from './held-store'
+
+// The seams between the login store commands of listing and ending logins, attacked by holding answers and stalling
+// commands (issue 21, items 5 and 13). Used by test/security/store-seams.test.ts (memory) and
+// test/redis/store-seams.test.ts (createRedisLoginStore on a real Redis).
+
+export type FullStore = LoginStore & Required<Pick<LoginStore, 'swap'>>
+
+/** Short, so that a stalled call answers 503 soon; nothing here waits for it but the stalled request. */
+const STORE_TIMEOUT = 100
+
+async function appOn (t: Test, held: HeldStore): Promise<FastifyInstance> {
+  const users = new TestUsers()
+  users.add({ id: 1, username: 'bob', password: await hashOf('pw') })
+  const { app } = await build(t, {
+    users,
+    plugin: { loginStore: held.store },
+    session: { storeTimeout: STORE_TIMEOUT },
+    extend: server => {
+      addLoginRoutes(server)
+      // The documented renewal: the same login under a new session id.
+      server.post('/renew', async request => {
+        await request.login({ user: request.user as object })
+        return { ok: true }
+      })
+      server.post('/end-all', async () => ({ ended: await server.endLogins(1) }))
+    }
+  })
+  return app
+}
+
+/**
+ * Item 5: a listing that read B's index entry before B renewed finds no record under the old handle and cleans the
+ * entry up; an endOtherLogins landing inside that clean-up must still end B.
+ */
+export async function listingCleanupRace (t: Test, inner: FullStore): Promise<void> {
+  const held = heldStore(inner)
+  const app = await appOn(t, held)
+  const a = { cookie: await loginFrom(app, { ua: 'laptop' }) }
+  const b = { cookie: await loginFrom(app, { ua: 'phone' }) }
+
+  // The listing reads the index (B under its first session id) and waits there.
+  const entriesRead = held.holdNext('entries')
+  const listing = listWith(app, a)
+  await entriesRead.reached
+  // B renews: its record moves to a new session id, and its index entry with it.
+  const renewal = await app.inject({ method: 'POST', url: '/renew', headers: b })
+  t.equal(renewal.statusCode, 200, 'B renews')
+  const renewed = { cookie: renewal.cookies.find(c => c.name === 'sessionId' && c.value !== '') }
+  t.ok(renewed.cookie, 'under a new cookie')
+  const bNow = { cookie: `sessionId=${renewed.cookie?.value}` }
+  t.equal(await statusOf(app, bNow), 200, 'which authenticates')
+
+  // The listing goes on with what it read: no record under B's old handle, so it cleans B's entry up. Its
+  // removeEntry is answered late, and the victim's "sign out my other devices" lands meanwhile.
+  const cleanup = held.holdNext('removeEntry')
+  entriesRead.release()
+  await cleanup.reached
+  const others = await app.inject({ method: 'POST', url: '/logins/end-others', headers: a })
+  t.same(others.json(), { ended: 1 }, 'endOtherLogins in the middle of the clean-up ends B')
+  cleanup.release()
+  t.same((await listing).map(login => login.userAgent), ['laptop'], 'the listing shows the laptop only')
+
+  t.equal(await statusOf(app, bNow), 401, 'the renewed login no longer authenticates')
+  t.same((await listWith(app, a)).map(login => login.userAgent), ['laptop'], 'and is listed nowhere')
+  t.equal(await statusOf(app, a), 200, 'the laptop stays signed in')
+}
