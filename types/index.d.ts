@@ -395,6 +395,7 @@ declare namespace fastifyAuthHelpers {
      * (else null, the entry untouched): the plugin's clean-ups and ends rely on it to leave a renewed login indexed.
      */
     removeEntry (indexKey: string, loginId: string, expectedHandle?: string): Promise<LoginIndexEntry | null>
+    /** Part of the contract, no longer called by the plugin (ending logins now removes entries one by one). */
     removeAllEntries (indexKey: string): Promise<Array<[string, LoginIndexEntry]>>
     entries (indexKey: string): Promise<Array<[string, LoginIndexEntry]>>
     /** Compare-and-swap of one field; needed by `jwt.refresh`. */

@@ -15,6 +15,8 @@ export interface LifetimeOptions extends Lifetime {
 }
 
 const DEVICE_TEXT_LIMIT = 256
+/** How often ending a login follows its index entry to where a renewal moved it, at most. */
+const MAX_ENTRY_MOVES = 3
 
 function deviceText (value: unknown): string | null {
   if (typeof value !== 'string' || value.length === 0) return null
@@ -193,39 +195,56 @@ export class Logins {
   /** Ends one login of a user by its public id; false when the user has no such live login. */
   async endById (userId: UserId, loginId: string, request?: FastifyRequest): Promise<boolean> {
     const store = fullStore(this.store, 'endLogin()')
-    const entry = await store.removeEntry(this.indexKey(userId), loginId)
-    if (entry === null) return false
-    const record = await store.take(recordKey(entry.handle))
-    if (record === null) return false
+    const key = this.indexKey(userId)
+    const found = (await store.entries(key)).find(([id]) => id === loginId)
+    if (found === undefined) return false
+    const record = await this.endEntry(store, key, loginId, found[1])
+    if (record == null) return false
     const live = this.isLive(record)
     this.report(record, live ? 'ended' : 'expired', request)
     return live
   }
 
-  /** Ends every login of a user, or every one but `keep`, index entries first; resolves to how many were live. */
+  /** Ends every login of a user, or every one but `keep`; resolves to how many were live. */
   async endAll (userId: UserId, keep?: CurrentLogin, request?: FastifyRequest): Promise<number> {
     const store = fullStore(this.store, keep === undefined ? 'endLogins()' : 'endOtherLogins()')
     const key = this.indexKey(userId)
-    const removed: LoginIndexEntry[] = []
-    if (keep === undefined) {
-      for (const [, entry] of await store.removeAllEntries(key)) removed.push(entry)
-    } else {
-      await Promise.all((await store.entries(key)).map(async ([id]) => {
-        if (id === keep.record.id) return
-        const entry = await store.removeEntry(key, id)
-        if (entry !== null) removed.push(entry)
-      }))
-    }
+    const entries = (await store.entries(key)).filter(([id]) => id !== keep?.record.id)
+    const records = await Promise.all(entries.map(([id, entry]) => this.endEntry(store, key, id, entry)))
     const now = this.now()
-    const records = await Promise.all(removed.map(entry => store.take(recordKey(entry.handle))))
     let live = 0
     for (const record of records) {
-      if (record === null) continue
+      if (record == null) continue
       const isLive = this.isLive(record, now)
       if (isLive) live++
       this.report(record, !isLive ? 'expired' : keep === undefined ? 'ended-all' : 'ended-others', request)
     }
     return live
+  }
+
+  /**
+   * Ends the login an index entry names: its record first, then the entry, only while the entry still names that
+   * record; an entry a renewal moved meanwhile is followed to the new record. So a failure at any point leaves the
+   * login ended (a leftover entry, which listing drops) or still in the index, never live and unlisted. Resolves to the
+   * record taken when this call removed the entry (whoever removes it reports the end), else undefined.
+   */
+  private async endEntry (store: LoginStore, key: string, id: string, entry: LoginIndexEntry): Promise<LoginRecord | null | undefined> {
+    let handle = entry.handle
+    let taken: LoginRecord | null = null
+    // A renewal moves an entry only after taking the record this loop has just taken: two rounds end any login.
+    for (let round = 0; round < MAX_ENTRY_MOVES; round++) {
+      taken = await store.take(recordKey(handle)) ?? taken
+      const removed = await store.removeEntry(key, id, handle)
+      if (removed !== null) {
+        // A store that removed the entry whatever it named: the record it named is taken too.
+        if (removed.handle !== handle) taken = await store.take(recordKey(removed.handle)) ?? taken
+        return taken
+      }
+      const moved = (await store.entries(key)).find(([other]) => other === id)?.[1]
+      if (moved === undefined) return undefined
+      handle = moved.handle
+    }
+    return undefined
   }
 
   /** A user's live logins, newest first; entries whose record has gone leave the index. */

@@ -2,7 +2,7 @@
 // and the store stalling at each command of "sign out" (held by a wrapper around the store, no timers).
 import t from 'tap'
 import { createRedisLoginStore } from '../../lib/login-store/redis'
-import { listingCleanupRace } from '../security/store-seams'
+import { listingCleanupRace, stallEachCommand } from '../security/store-seams'
 import { cleanUp, connectClient, testPrefix } from './app'
 import { redisFor, redisSkipReason } from './server'
 
@@ -15,4 +15,12 @@ t.test('on Redis, a listing\'s clean-up of a renewed login\'s old entry never hi
   const { client } = await connectClient(t, url)
   cleanUp(t, client, prefix)
   await listingCleanupRace(t, createRedisLoginStore(client as never, { prefix }))
+})
+
+t.test('on Redis, a stall at any command of a sign-out leaves each login ended or still listed, and the retry ends it', { skip }, async t => {
+  const prefix = testPrefix()
+  const { client } = await connectClient(t, url)
+  cleanUp(t, client, prefix)
+  let runs = 0
+  await stallEachCommand(t, () => createRedisLoginStore(client as never, { prefix: `${prefix}${runs++}:` }))
 })

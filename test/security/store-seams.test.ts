@@ -2,8 +2,12 @@
 // stalls at each command of "sign out" (endOtherLogins, app.endLogins, endLogin(id)) in each way.
 import t from 'tap'
 import { createMemoryLoginStore } from '../../lib/login-store/memory'
-import { listingCleanupRace } from './store-seams'
+import { listingCleanupRace, stallEachCommand } from './store-seams'
 
 t.test('a listing\'s clean-up of a renewed login\'s old entry never hides it from endOtherLogins', async t => {
   await listingCleanupRace(t, createMemoryLoginStore())
+})
+
+t.test('a store stalling at any command of a sign-out leaves each login ended or still listed, and the retry ends it', async t => {
+  await stallEachCommand(t, () => createMemoryLoginStore())
 })

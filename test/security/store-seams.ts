@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import type { LoginStore } from '../../lib/login-store/contract'
 import { TestUsers, build, hashOf } from '../helper'
 import { addLoginRoutes, listWith, loginFrom, statusOf } from '../login/helper'
-import { heldStore, type HeldStore } from './held-store'
+import { heldStore, type HeldStore, type StallMode } from './held-store'
 
 // The seams between the login store commands of listing and ending logins, attacked by holding answers and stalling
 // commands (issue 21, items 5 and 13). Used by test/security/store-seams.test.ts (memory) and
@@ -69,4 +69,65 @@ export async function listingCleanupRace (t: Test, inner: FullStore): Promise<vo
   t.equal(await statusOf(app, bNow), 401, 'the renewed login no longer authenticates')
   t.same((await listWith(app, a)).map(login => login.userAgent), ['laptop'], 'and is listed nowhere')
   t.equal(await statusOf(app, a), 200, 'the laptop stays signed in')
+}
+
+type Flow = 'endOtherLogins' | 'app.endLogins' | 'endLogin(id)'
+const FLOWS: readonly Flow[] = ['endOtherLogins', 'app.endLogins', 'endLogin(id)']
+
+/**
+ * Item 13: for each "sign out" call, the store stalls at each command of its sequence in turn, in each way; the call
+ * answers 503 or succeeds, then is retried once the store is back. After the retry every login it targets must be
+ * ended; between the two, each must be ended or still listed.
+ */
+export async function stallEachCommand (t: Test, inner: () => FullStore): Promise<void> {
+  const run = async (flow: Flow, at: number | undefined, mode: StallMode): Promise<number> => {
+    const held = heldStore(inner())
+    const app = await appOn(t, held)
+    const a = { cookie: await loginFrom(app, { ua: 'laptop' }) }
+    const b = { cookie: await loginFrom(app, { ua: 'phone' }) }
+    const targets = flow === 'app.endLogins' ? [a, b] : [b]
+    const bId = (await listWith(app, a)).find(login => !login.current)?.id
+    const call = async (): Promise<number> => {
+      const response = flow === 'endOtherLogins'
+        ? await app.inject({ method: 'POST', url: '/logins/end-others', headers: a })
+        : flow === 'app.endLogins'
+          ? await app.inject({ method: 'POST', url: '/end-all' })
+          : await app.inject({ method: 'POST', url: '/logins/end', headers: a, payload: { id: bId } })
+      return response.statusCode
+    }
+    if (at === undefined) held.record()
+    else held.stallAt(at, mode)
+    const first = await call()
+    const sequence = held.calls.length
+    held.record()
+    const label = `${flow}, stalled (${mode}) at command ${at ?? '-'}`
+    if (at !== undefined) {
+      t.equal(first, 503, `${label}: 503`)
+      // Between the failed call and its retry, a targeted login is ended or still shows in a listing.
+      const listed = flow === 'app.endLogins' ? [] : (await listWith(app, a)).map(login => login.id)
+      for (const [i, headers] of targets.entries()) {
+        const alive = await statusOf(app, headers) === 200
+        const findable = flow === 'app.endLogins' || listed.includes(bId as string)
+        if (alive && !findable) t.fail(`${label}: target ${i} authenticates and no listing shows it`)
+        if (alive && flow === 'app.endLogins') {
+          t.ok((await app.listLogins(1)).length > 0, `${label}: a live target is still listed by app.listLogins`)
+        }
+      }
+      t.equal(await call(), 200, `${label}: the retry succeeds`)
+    } else {
+      t.equal(first, 200, `${flow}: succeeds with no stall`)
+    }
+    for (const [i, headers] of targets.entries()) {
+      t.equal(await statusOf(app, headers), 401, `${label}: target ${i} is ended`)
+    }
+    if (flow !== 'app.endLogins') t.equal(await statusOf(app, a), 200, `${label}: the caller's own login stays`)
+    return sequence
+  }
+  for (const flow of FLOWS) {
+    const sequence = await run(flow, undefined, 'lost')
+    t.ok(sequence >= 2, `${flow}: ${sequence} store commands`)
+    for (let at = 0; at < sequence; at++) {
+      for (const mode of ['lost', 'dropped', 'reject'] as const) await run(flow, at, mode)
+    }
+  }
 }
