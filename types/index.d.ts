@@ -147,7 +147,7 @@ declare namespace fastifyAuthHelpers {
   }
 
   /** Why a login ended (docs/logins.md, "Events"). */
-  export type LoginEndReason = 'logout' | 'ended' | 'ended-others' | 'ended-all' | 'expired'
+  export type LoginEndReason = 'logout' | 'ended' | 'ended-others' | 'ended-all' | 'expired' | 'reused'
 
   export interface LoginEndedEvent {
     /** The request that ended the login (not enumerable); null for `app.endLogins` and expiries found off a request. */

@@ -48,7 +48,7 @@ test('LoginInfo has exactly the fields of API.md, and no credential', () => {
 })
 
 test('onLoginEnded gets the reason; loginStore takes a LoginStore', () => {
-  expect<LoginEndReason>().type.toBe<'logout' | 'ended' | 'ended-others' | 'ended-all' | 'expired'>()
+  expect<LoginEndReason>().type.toBe<'logout' | 'ended' | 'ended-others' | 'ended-all' | 'expired' | 'reused'>()
   expect<LoginEndedEvent['request']>().type.toBe<FastifyRequest | null>()
   expect<LoginEndedEvent['userId']>().type.toBe<UserId>()
   expect(app.register(auth, {

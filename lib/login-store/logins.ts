@@ -164,10 +164,13 @@ export class Logins {
     return false
   }
 
-  /** Ends a login: its index entry and its record at once, then the record a renewal may have moved it to. */
-  async end (login: { handle: string, record: LoginRecord }, request?: FastifyRequest): Promise<void> {
+  /**
+   * Ends a login: its index entry and its record at once, then the record a renewal may have moved it to. Reported as
+   * `because` (the login's own request by default), or `expired` when it was found past its end.
+   */
+  async end (login: { handle: string, record: LoginRecord }, request?: FastifyRequest, because: 'logout' | 'reused' = 'logout'): Promise<void> {
     const { store } = this
-    const reason = this.isLive(login.record) ? 'logout' : 'expired'
+    const reason = this.isLive(login.record) ? because : 'expired'
     if (!isFullLoginStore(store)) {
       await store.delete(recordKey(login.handle))
       this.report(login.record, reason, request)

@@ -36,7 +36,7 @@ export async function refresh (request: FastifyRequest, given?: unknown): Promis
     throw new InvalidRefreshTokenError()
   }
   const reused = async (record: LoginRecord): Promise<never> => {
-    await logins.end({ handle: sid, record })
+    await logins.end({ handle: sid, record }, request, 'reused')
     request.log.warn({ loginId: record.id, userId: record.userId }, 'fastify-auth-helpers: a spent refresh token was used again; its login has been ended')
     await emit(registration.options.jwt?.refresh?.onReuse, 'jwt.refresh.onReuse', { request, userId: record.userId, loginId: record.id })
     return refuse()

@@ -65,7 +65,8 @@ export function refreshMatrix (t: Test, setup: MatrixSetup): void {
   })
 
   t.test('a spent token presented again ends the whole family on every instance, fires onReuse, answers 401', async t => {
-    const { a, b, reuses } = await world(t)
+    const ended: Array<{ loginId: string, reason: string }> = []
+    const { a, b, reuses } = await world(t, {}, { onLoginEnded: ({ loginId, reason }: { loginId: string, reason: string }) => { ended.push({ loginId, reason }) } })
     const first = await loginPair(a)
     const logins = (await a.inject({ url: '/logins', headers: { authorization: `Bearer ${first.accessToken}` } })).json()
     const second = (await refreshWith(a, first.refreshToken)).pair as { accessToken: string, refreshToken: string }
@@ -73,6 +74,7 @@ export function refreshMatrix (t: Test, setup: MatrixSetup): void {
     t.equal(replay.statusCode, 401)
     t.equal(replay.code, INVALID)
     t.same(reuses, [{ userId: 1, loginId: logins[0].id, enumerableRequest: false }], 'one event, naming the login')
+    t.same(ended, [{ loginId: logins[0].id, reason: 'reused' }], 'onLoginEnded says why: a reuse, not a logout')
     for (const app of [a, b]) {
       t.equal(await me(app, second.accessToken), 401, 'the access token of the thief (or the client) is dead at once')
       t.equal(await me(app, first.accessToken), 401, 'so is every older one')
