@@ -389,7 +389,11 @@ declare namespace fastifyAuthHelpers {
     update (key: string, fields: Partial<LoginRecord>, expiresAt: number): Promise<boolean>
     /** May resolve to the entries it pruned, whose records the plugin then deletes. */
     addEntry (indexKey: string, loginId: string, entry: LoginIndexEntry, now: number): Promise<Array<[string, LoginIndexEntry]> | undefined | void>
-    replaceEntry (indexKey: string, loginId: string, entry: LoginIndexEntry): Promise<boolean>
+    /**
+     * Replaces an existing entry, atomically; with `expectedHandle`, only while it names that handle (else false, the
+     * entry untouched): of two renewals of one login, only one moves it.
+     */
+    replaceEntry (indexKey: string, loginId: string, entry: LoginIndexEntry, expectedHandle?: string): Promise<boolean>
     /**
      * Removes the entry and resolves to it, atomically; with `expectedHandle`, only while the entry names that handle
      * (else null, the entry untouched): the plugin's clean-ups and ends rely on it to leave a renewed login indexed.

@@ -156,16 +156,20 @@ export class Logins {
       await store.create(recordKey(handle), record, this.endOf(record))
       return true
     }
-    const taken = await store.take(recordKey(previous.handle))
-    if (taken === null || taken.id !== previous.record.id) return false
+    // The new record, then the entry moved to it, then the old record taken: at every step the entry names a record
+    // that exists, so a listing or an end in between finds the login, and an end that takes the old record first
+    // follows the entry to the new one.
     await store.create(recordKey(handle), record, this.endOf(record))
-    if (await store.replaceEntry(this.indexKey(record.userId), record.id, { handle, expiresAt: record.expiresAt })) return true
+    const moved = await store.replaceEntry(this.indexKey(record.userId), record.id, { handle, expiresAt: record.expiresAt }, previous.handle)
+    const taken = moved ? await store.take(recordKey(previous.handle)) : null
+    if (taken !== null && taken.id === previous.record.id) return true
+    // Ended meanwhile (or renewed by a twin request): whoever took the old record ends the entry too.
     await store.delete(recordKey(handle))
     return false
   }
 
   /**
-   * Ends a login: its index entry and its record at once, then the record a renewal may have moved it to. Reported as
+   * Ends a login: its record, its index entry, then the record a renewal may have moved it to. Reported as
    * `because` (the login's own request by default), or `expired` when it was found past its end.
    */
   async end (login: { handle: string, record: LoginRecord }, request?: FastifyRequest, because: 'logout' | 'reused' = 'logout'): Promise<void> {
@@ -176,10 +180,10 @@ export class Logins {
       this.report(login.record, reason, request)
       return
     }
-    const [entry] = await Promise.all([
-      store.removeEntry(this.indexKey(login.record.userId), login.record.id),
-      store.delete(recordKey(login.handle))
-    ])
+    // The record first, then the entry: a store failing between the two leaves an entry with no record, which a
+    // listing drops, never a live login that no listing shows.
+    await store.delete(recordKey(login.handle))
+    const entry = await store.removeEntry(this.indexKey(login.record.userId), login.record.id)
     if (entry !== null && entry.handle !== login.handle) await store.delete(recordKey(entry.handle))
     if (entry !== null) this.report(login.record, reason, request)
   }
@@ -234,7 +238,9 @@ export class Logins {
   private async endEntry (store: LoginStore, key: string, id: string, entry: LoginIndexEntry): Promise<LoginRecord | null | undefined> {
     let handle = entry.handle
     let taken: LoginRecord | null = null
-    // A renewal moves an entry only after taking the record this loop has just taken: two rounds end any login.
+    // A renewal moves the entry, then takes the old record: once this loop has taken a record, the renewal from it
+    // fails and the entry moves no further, so two rounds end any login (a third covers a renewal that completed
+    // between this loop's commands).
     for (let round = 0; round < MAX_ENTRY_MOVES; round++) {
       taken = await store.take(recordKey(handle)) ?? taken
       const removed = await store.removeEntry(key, id, handle)

@@ -90,9 +90,10 @@ export function sessionStoreLogins (store: SessionStore, synchronous: boolean, n
         write(indexKey, entries, error => done(error, pruned))
       })
     },
-    replaceEntry (indexKey, loginId, entry) {
+    replaceEntry (indexKey, loginId, entry, expectedHandle) {
       return withValue<boolean>(indexKey, (value, done) => {
-        if (!isEntryMap(value) || !Object.hasOwn(value, loginId)) {
+        if (!isEntryMap(value) || !Object.hasOwn(value, loginId) ||
+          (expectedHandle !== undefined && value[loginId]?.handle !== expectedHandle)) {
           done(null, false)
           return
         }

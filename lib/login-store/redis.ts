@@ -44,7 +44,13 @@ if longest > 0 then redis.call('PEXPIREAT', KEYS[1], longest) end`
 const ADD_ENTRY = `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 ${PRUNE}
 return pruned`
-const REPLACE_ENTRY = `if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+// With ARGV[4], only while the entry names that handle, as REMOVE_ENTRY.
+const REPLACE_ENTRY = `local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return 0 end
+if ARGV[4] then
+  local colon = string.find(current, ':', 1, true)
+  if colon == nil or string.sub(current, colon + 1) ~= ARGV[4] then return 0 end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 ${PRUNE}
 return 1`
@@ -137,8 +143,9 @@ export function createRedisLoginStore (client: RedisLoginClient, options: RedisL
     async addEntry (indexKey, loginId, entry, now) {
       return entriesOf(pairs(await run(ADD_ENTRY, indexKey, [loginId, encodeEntry(entry), String(Math.floor(now))])))
     },
-    async replaceEntry (indexKey, loginId, entry) {
-      return Number(await run(REPLACE_ENTRY, indexKey, [loginId, encodeEntry(entry), '0'])) === 1
+    async replaceEntry (indexKey, loginId, entry, expectedHandle) {
+      const args = [loginId, encodeEntry(entry), '0']
+      return Number(await run(REPLACE_ENTRY, indexKey, expectedHandle === undefined ? args : [...args, expectedHandle])) === 1
     },
     async removeEntry (indexKey, loginId, expectedHandle) {
       const value = await run(REMOVE_ENTRY, indexKey, expectedHandle === undefined ? [loginId] : [loginId, expectedHandle])

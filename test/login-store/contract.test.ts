@@ -41,6 +41,13 @@ async function contract (t: Test, store: FullLoginStore): Promise<void> {
   t.same((await store.entries('auth-user:1')).map(([id]) => id), ['l1'], 'the moved entry is untouched')
   await store.addEntry('auth-user:1', 'l4', { handle: 'h4', expiresAt: NOW + 60_000 }, NOW)
   t.same(await store.removeEntry('auth-user:1', 'l4', 'h4'), { handle: 'h4', expiresAt: NOW + 60_000 }, 'removed while it names it')
+  // Conditional replace (a renewal): of two renewals from one handle, only the first moves the entry.
+  t.equal(await store.replaceEntry('auth-user:1', 'l1', { handle: 'h5', expiresAt: NOW + 60_000 }, 'h1'), false, 'no replace of an entry that names another handle')
+  t.equal(await store.replaceEntry('auth-user:1', 'none', { handle: 'h5', expiresAt: NOW + 60_000 }, 'h3'), false, 'nor of one that is not there')
+  t.equal(await store.replaceEntry('auth-user:1', 'l1', { handle: 'h6', expiresAt: NOW + 60_000 }, 'h3'), true, 'replaced while it names it')
+  t.equal(await store.replaceEntry('auth-user:1', 'l1', { handle: 'h3', expiresAt: NOW + 60_000 }, 'h3'), false, 'once')
+  t.same(await store.entries('auth-user:1'), [['l1', { handle: 'h6', expiresAt: NOW + 60_000 }]], 'the entry names the winner')
+  t.equal(await store.replaceEntry('auth-user:1', 'l1', { handle: 'h3', expiresAt: NOW + 60_000 }, 'h6'), true)
   t.same(await store.removeAllEntries('auth-user:1'), [['l1', { handle: 'h3', expiresAt: NOW + 60_000 }]])
   t.same(await store.removeAllEntries('auth-user:1'), [])
   t.same(await store.entries('auth-user:1'), [])

@@ -73,19 +73,57 @@ t.test('endLogin and endLogins on a login whose record has gone or expired end n
   t.same(await store.entries(logins.indexKey(1)), [])
 })
 
-t.test('a listing that finds an entry a renewal moved puts it back', async t => {
+/**
+ * A store whose first entries() answers what it held before a renewal moved the entry to `new-handle` (as a call that
+ * read the index just before), optionally written to the older contract: removeEntry ignoring `expectedHandle`.
+ */
+function staleView (store: FullLoginStore, login: LoginRecord, ignoresExpected: boolean): FullLoginStore {
+  let reads = 0
+  return Object.create(store, {
+    entries: { value: async (key: string) => reads++ === 0 ? [[login.id, { handle: 'old-handle', expiresAt: login.expiresAt }]] : await store.entries(key) },
+    ...(ignoresExpected ? { removeEntry: { value: async (key: string, id: string) => await store.removeEntry(key, id) } } : {})
+  })
+}
+
+for (const ignoresExpected of [false, true]) {
+  const which = ignoresExpected ? 'on a store that ignores expectedHandle' : 'on a store that honours expectedHandle'
+  t.test(`a listing that finds an entry a renewal moved leaves it in the index, ${which}`, async t => {
+    const { store, logins } = setup()
+    const login = record(logins)
+    await logins.open('new-handle', login)
+    const listing = new Logins(staleView(store, login, ignoresExpected), logins.lifetime)
+    t.same(await listing.list(1), [], 'the stale entry is not listed')
+    t.same(await store.entries(logins.indexKey(1)), [[login.id, { handle: 'new-handle', expiresAt: login.expiresAt }]],
+      'and the moved entry is still in the index (put back, where the store removed it)')
+    t.equal((await logins.list(1)).length, 1, 'so the login is listed again')
+  })
+
+  t.test(`endLogin(id) that read an entry a renewal moved ends the login it moved to, ${which}`, async t => {
+    const { store, logins } = setup()
+    const login = record(logins)
+    await logins.open('new-handle', login)
+    const ended: string[] = []
+    const ending = new Logins(staleView(store, login, ignoresExpected), { ...logins.lifetime, ended: event => { ended.push(event.reason) } })
+    t.equal(await ending.endById(1, login.id), true, 'it says it ended it')
+    t.same(ended, ['ended'], 'reported once')
+    t.equal(await store.get(recordKey('new-handle')) ?? null, null, 'the record it moved to is gone')
+    t.same(await store.entries(logins.indexKey(1)), [], 'and so is the entry')
+  })
+}
+
+t.test('endLogin(id) on a store that ignores expectedHandle ends a login caught mid-renewal, its new record not yet written', async t => {
   const { store, logins } = setup()
   const login = record(logins)
+  // The entry names the renewal's new handle, whose record is not there; the old record still is.
   await logins.open('new-handle', login)
-  // The listing read the entry before the renewal moved it: it names a handle with no record any more.
-  const stale: FullLoginStore = Object.create(store, {
-    entries: { value: async () => [[login.id, { handle: 'old-handle', expiresAt: login.expiresAt }]] }
-  })
-  const listing = new Logins(stale, logins.lifetime)
-  t.same(await listing.list(1), [], 'the stale entry is not listed')
-  t.same(await store.entries(logins.indexKey(1)), [[login.id, { handle: 'new-handle', expiresAt: login.expiresAt }]],
-    'and the moved entry is still in the index')
-  t.equal((await logins.list(1)).length, 1, 'so the login is listed again')
+  await store.delete(recordKey('new-handle'))
+  await store.create(recordKey('old-handle'), login, login.expiresAt)
+  const ended: string[] = []
+  const ending = new Logins(staleView(store, login, true), { ...logins.lifetime, ended: event => { ended.push(event.reason) } })
+  t.equal(await ending.endById(1, login.id), true, 'it ended the old record, which the renewal then cannot take')
+  t.same(ended, ['ended'])
+  t.equal(await store.get(recordKey('old-handle')) ?? null, null)
+  t.same(await store.entries(logins.indexKey(1)), [])
 })
 
 t.test('a store without the capabilities refuses what needs them, by name', async t => {

@@ -14,12 +14,12 @@ export type FullStore = LoginStore & Required<Pick<LoginStore, 'swap'>>
 /** Short, so that a stalled call answers 503 soon; nothing here waits for it but the stalled request. */
 const STORE_TIMEOUT = 100
 
-async function appOn (t: Test, held: HeldStore): Promise<FastifyInstance> {
+async function appOn (t: Test, held: HeldStore, plugin: Record<string, unknown> = {}): Promise<FastifyInstance> {
   const users = new TestUsers()
   users.add({ id: 1, username: 'bob', password: await hashOf('pw') })
   const { app } = await build(t, {
     users,
-    plugin: { loginStore: held.store },
+    plugin: { loginStore: held.store, ...plugin },
     session: { storeTimeout: STORE_TIMEOUT },
     extend: server => {
       addLoginRoutes(server)
@@ -71,8 +71,8 @@ export async function listingCleanupRace (t: Test, inner: FullStore): Promise<vo
   t.equal(await statusOf(app, a), 200, 'the laptop stays signed in')
 }
 
-type Flow = 'endOtherLogins' | 'app.endLogins' | 'endLogin(id)'
-const FLOWS: readonly Flow[] = ['endOtherLogins', 'app.endLogins', 'endLogin(id)']
+type Flow = 'endOtherLogins' | 'app.endLogins' | 'endLogin(id)' | 'logout'
+const FLOWS: readonly Flow[] = ['endOtherLogins', 'app.endLogins', 'endLogin(id)', 'logout']
 
 /**
  * Item 13: for each "sign out" call, the store stalls at each command of its sequence in turn, in each way; the call
@@ -92,7 +92,10 @@ export async function stallEachCommand (t: Test, inner: () => FullStore): Promis
         ? await app.inject({ method: 'POST', url: '/logins/end-others', headers: a })
         : flow === 'app.endLogins'
           ? await app.inject({ method: 'POST', url: '/end-all' })
-          : await app.inject({ method: 'POST', url: '/logins/end', headers: a, payload: { id: bId } })
+          : flow === 'logout'
+            // The target signs itself out.
+            ? await app.inject({ method: 'POST', url: '/logout', headers: b })
+            : await app.inject({ method: 'POST', url: '/logins/end', headers: a, payload: { id: bId } })
       return response.statusCode
     }
     if (at === undefined) held.record()
@@ -129,5 +132,71 @@ export async function stallEachCommand (t: Test, inner: () => FullStore): Promis
     for (let at = 0; at < sequence; at++) {
       for (const mode of ['lost', 'dropped', 'reject'] as const) await run(flow, at, mode)
     }
+  }
+}
+
+/**
+ * A renewal holds at each of its store commands in turn (its answer waits for the test): a listing made meanwhile
+ * shows the login being renewed, and an endLogin(id) made meanwhile ends it, says so and reports it once, whichever
+ * command the renewal is at. Before, a renewal took the old record first, so in its window a listing found no record
+ * and dropped the entry (the renewal then failed: that device was signed out by a listing), and an endLogin answered
+ * false with no event though the login ended.
+ */
+export async function renewalWindows (t: Test, inner: () => FullStore): Promise<void> {
+  const setUp = async (): Promise<{ held: HeldStore, app: FastifyInstance, a: { cookie: string }, b: { cookie: string }, bId: string, ended: Array<{ loginId: string, reason: string }> }> => {
+    const held = heldStore(inner())
+    const ended: Array<{ loginId: string, reason: string }> = []
+    const app = await appOn(t, held, { onLoginEnded: ({ loginId, reason }: { loginId: string, reason: string }) => { ended.push({ loginId, reason }) } })
+    const a = { cookie: await loginFrom(app, { ua: 'laptop' }) }
+    const b = { cookie: await loginFrom(app, { ua: 'phone' }) }
+    const bId = (await listWith(app, a)).find(login => !login.current)?.id as string
+    return { held, app, a, b, bId, ended }
+  }
+  const cookieOf = (response: { cookies: Array<{ name: string, value: string }> }): { cookie: string } | undefined => {
+    const cookie = response.cookies.find(c => c.name === 'sessionId' && c.value !== '')
+    return cookie === undefined ? undefined : { cookie: `sessionId=${cookie.value}` }
+  }
+
+  // The commands of one renewal, in order, as the store sees them.
+  const probe = await setUp()
+  probe.held.record()
+  t.equal((await probe.app.inject({ method: 'POST', url: '/renew', headers: probe.b })).statusCode, 200, 'a renewal alone succeeds')
+  const methods = [...new Set(probe.held.calls)] as Array<keyof LoginStore>
+  t.ok(methods.includes('replaceEntry'), `a renewal moves its index entry (${probe.held.calls.join(', ')})`)
+
+  for (const method of methods) {
+    await t.test(`a listing while a renewal waits on ${method}`, async t => {
+      const { held, app, a, b, bId } = await setUp()
+      const hold = held.holdNext(method)
+      const renewal = app.inject({ method: 'POST', url: '/renew', headers: b })
+      await hold.reached
+      t.same((await listWith(app, a)).map(login => login.userAgent).sort(), ['laptop', 'phone'], 'the listing shows the login being renewed')
+      hold.release()
+      const renewed = await renewal
+      t.equal(renewed.statusCode, 200, 'the renewal succeeds')
+      const bNow = cookieOf(renewed) ?? b
+      t.equal(await statusOf(app, bNow), 200, 'the renewed login authenticates')
+      t.ok((await listWith(app, a)).some(login => login.id === bId), 'and is still listed, under the same id')
+    })
+
+    await t.test(`an endLogin while a renewal waits on ${method}`, async t => {
+      const { held, app, a, b, bId, ended } = await setUp()
+      const hold = held.holdNext(method)
+      const renewal = app.inject({ method: 'POST', url: '/renew', headers: b })
+      await hold.reached
+      const end = app.inject({ method: 'POST', url: '/logins/end', headers: a, payload: { id: bId } })
+      // The end may itself wait behind the held command (one store, one queue on Redis): let the renewal go on first
+      // once the end has sent what it can.
+      await new Promise(resolve => setImmediate(resolve))
+      hold.release()
+      const [ending, renewed] = await Promise.all([end, renewal])
+      t.same(ending.json(), { ended: true }, 'endLogin says it ended the login')
+      t.same(ended, [{ loginId: bId, reason: 'ended' }], 'onLoginEnded fires once, for that login')
+      t.equal(await statusOf(app, b), 401, 'the old cookie is dead')
+      const bNow = cookieOf(renewed)
+      if (bNow !== undefined) t.equal(await statusOf(app, bNow), 401, 'so is the cookie the renewal set')
+      t.notOk((await listWith(app, a)).some(login => login.id === bId), 'and it is listed nowhere')
+      t.equal(await statusOf(app, a), 200, 'the caller stays signed in')
+    })
   }
 }
