@@ -64,8 +64,7 @@ function loginOf (claims: JwtClaims | null): StoredLogin | null {
 }
 
 /** How many cookies named `name` a Cookie header holds (a cookie parser keeps one of them, and says nothing). */
-function cookiesNamed (header: unknown, name: string): number {
-  if (typeof header !== 'string') return 0
+function cookiesNamed (header: string, name: string): number {
   let count = 0
   for (const pair of header.split(';')) {
     const equals = pair.indexOf('=')
@@ -230,7 +229,7 @@ export async function createJwtBackend (fastify: FastifyInstance, options: Resol
       const token = request.cookies?.[refreshCookie.name]
       // A sibling subdomain can set a second cookie of this name for the refresh path, which the browser may send
       // first: with two, neither is known to be this browser's own.
-      return token !== undefined && cookiesNamed(request.headers.cookie, refreshCookie.name) > 1 ? null : token
+      return token !== undefined && cookiesNamed(String(request.headers.cookie), refreshCookie.name) > 1 ? null : token
     },
 
     dropRefreshCookie (request) {

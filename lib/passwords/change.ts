@@ -4,6 +4,7 @@ import { contextOf, type CurrentLogin } from '../context'
 import { InvalidArgumentError, UnauthorizedError, UserStoreError } from '../errors'
 import { failure } from './authenticate'
 import { admit } from '../login/door'
+import { backendNamed } from '../registration'
 import type { User } from '../options'
 import { isPassword } from './input'
 import type { Passwords } from './passwords'
@@ -53,8 +54,9 @@ export async function changePassword (passwords: Passwords, request: FastifyRequ
   const { registration, hasher } = passwords
   const { options } = registration
   const user = request.user as User | null
-  const backend = registration.resolutionOrder.find(({ backend }) => backend.storedUserId(request) != null)?.backend
-  if (user == null || backend === undefined) throw new UnauthorizedError()
+  // The login this request carries, which the change renews: a user the app set by hand has none.
+  const carried = contextOf(request).login
+  if (user == null || carried === undefined) throw new UnauthorizedError()
   const store = hashStorer(passwords, user)
   await checkNewPassword(passwords, newPassword, user)
   const fail = failure(request, passwords, null, 'Invalid password')
@@ -62,15 +64,13 @@ export async function changePassword (passwords: Passwords, request: FastifyRequ
   if (!await hasher.verify(options.getPasswordHash(user), currentPassword)) return await fail('wrong-password', user)
   const hash = await hasher.hash(newPassword as string)
   await store(hash)
-  const carried = contextOf(request).login
-  const continues = carried?.backend === backend.name ? carried : undefined
   const admitted = await admit(registration, request, {
-    way: continues === undefined ? 'login' : 'renewal',
-    backend,
+    way: 'renewal',
+    backend: backendNamed(registration, carried.backend),
     user,
     userId: options.getUserId(user) as string | number,
     provedHash: hash,
-    continues
+    continues: carried
   })
   if (typeof admitted === 'string') throw new UnauthorizedError()
   await endKeptLogins(passwords, user, contextOf(request).login)

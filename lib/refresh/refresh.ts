@@ -67,8 +67,10 @@ export async function refresh (request: FastifyRequest, given?: unknown): Promis
   })
   if (admitted === 'lost') {
     // Another refresh spent this token first (it was used twice), or the login ended meanwhile (a logout: nothing to say).
+    // A sid names one login for its whole life (a new login draws a new one), so a record still under it is this one.
     const current = await logins.read(sid)
-    return current !== null && current.id === record.id ? await reused(current) : refuse()
+    if (current === null) return refuse()
+    return await reused(current)
   }
   if (typeof admitted === 'string') return refuse()
   return jwt.issuedTokens(request) as RefreshedTokens
