@@ -149,6 +149,27 @@ t.test('every link to the repository\'s own files and headings lands', async t =
   }
 })
 
+/** Whether the packed package holds `file` (package.json `files`, and what npm always packs). */
+function shipped (file: string, files: string[]): boolean {
+  if (['README.md', 'LICENSE', 'package.json'].includes(file)) return true
+  return files.some(pattern => pattern.includes('*')
+    ? new RegExp(`^${pattern.replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}$`).test(file)
+    : file === pattern || file.startsWith(`${pattern}/`))
+}
+
+t.test('the shipped docs link relatively only to files the package ships; the rest by the repository\'s address', async t => {
+  const { files } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] }
+  t.ok(shipped('docs/jwt.md', files) && shipped('types/index.d.ts', files) && !shipped('examples/demo/app.js', files), 'files is read')
+  for (const file of [...docFiles(), 'SECURITY.md'].filter(file => shipped(file, files))) {
+    const text = readFileSync(join(root, file), 'utf8')
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target!) || target!.startsWith('#')) continue
+      const resolved = relative(root, join(root, file, '..', target!.split('#')[0]!))
+      t.ok(shipped(resolved, files), `${file}: ${target} is in the package (else link to it on GitHub)`)
+    }
+  }
+})
+
 const built = existsSync(join(root, 'dist/index.mjs'))
 rmSync(work, { recursive: true, force: true })
 mkdirSync(work, { recursive: true })
