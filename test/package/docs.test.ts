@@ -93,10 +93,17 @@ function importsOf (code: string): string[] {
     .map(name => name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0]!)
 }
 
+/** The package an install word names: `name@range`, a packed tarball `name-1.2.3.tgz`, or a git URL `.../name.git`. */
+function packageNamed (word: string): string {
+  if (word.endsWith('.tgz')) return word.split('/').pop()!.replace(/-\d+\.\d+\.\d+[^/]*\.tgz$/, '')
+  if (/^git\+|^github:/.test(word)) return word.split('/').pop()!.replace(/\.git$/, '')
+  return word.replace(/(?<=.)@[^/]*$/, '')
+}
+
 /** The packages `npm install` lines name (options and version ranges dropped). */
 function installedBy (block: Block): string[] {
   return [...block.code.matchAll(/^\s*npm (?:install|i)\b([^#\n&|;]*)/gm)].flatMap(match => match[1]!.trim().split(/\s+/))
-    .filter(word => word !== '' && !word.startsWith('-')).map(word => word.replace(/(?<=.)@[^/]*$/, ''))
+    .filter(word => word !== '' && !word.startsWith('-')).map(packageNamed)
 }
 
 t.test('every imported package is in an install line, and every install line names a tested package', async t => {
