@@ -156,6 +156,16 @@ t.test('every link to the repository\'s own files and headings lands', async t =
   }
 })
 
+t.test('the README reads in minutes: under 250 lines, none over 300 characters, every term its own', async t => {
+  const lines = readFileSync(join(root, 'README.md'), 'utf8').split('\n')
+  t.ok(lines.length < 250, `README.md has ${lines.length} lines`)
+  for (const [i, line] of lines.entries()) t.ok(line.length <= 300, `README.md:${i + 1} is ${line.length} characters`)
+  t.notMatch(lines.join('\n'), /\bthe seed\b/i, 'no "the seed", which a reader cannot know')
+  for (const section of ['Install', 'Quick start', 'Options', 'Decorators', 'Error codes', 'What it does not do (yet)']) {
+    t.ok(lines.includes(`## ${section}`), `a section ${section}`)
+  }
+})
+
 /** Whether the packed package holds `file` (package.json `files`, and what npm always packs). */
 function shipped (file: string, files: string[]): boolean {
   if (['README.md', 'LICENSE', 'package.json'].includes(file)) return true
