@@ -64,6 +64,7 @@ t.test('the documented refresh flow: login, refresh from the body and from the c
   t.equal(cookie.path, '/auth/refresh')
   t.ok(cookie.httpOnly)
 
+  t.equal((await app.inject({ method: 'POST', url: '/auth/refresh' })).statusCode, 401, 'no cookie, no refresh')
   const first = await app.inject({ method: 'POST', url: '/auth/refresh', cookies: { refresh: refreshToken } })
   t.equal(first.statusCode, 200)
   t.same(Object.keys(first.json()), ['accessToken'], 'a refresh answers the access token only')
