@@ -6,7 +6,7 @@ import { UnauthorizedError } from '../errors'
 import type { User } from '../options'
 import { backendNamed, registrationOf, type Registration } from '../registration'
 import { requestBackend } from './login'
-import { findUser, holdsLogin } from './users'
+import { findUser, holdsLogin, logEndedLogin } from './users'
 
 /**
  * The user behind the request's login with `backend`, or null (no login, the user gone or inactive, the password
@@ -27,6 +27,7 @@ function userOf (registration: Registration, backend: Backend, request: FastifyR
 
 function checked (registration: Registration, backend: Backend, request: FastifyRequest, stored: StoredLogin, user: User | null): User | Promise<null> {
   if (holdsLogin(registration, user, stored.authHash)) return user
+  logEndedLogin(registration, request, user, stored.userId)
   return backend.logout(request).then(() => null)
 }
 

@@ -7,7 +7,7 @@ import type { Logins } from '../login-store/logins'
 import type { User } from '../options'
 import { backendNamed, type Registration } from '../registration'
 import { emit } from './events'
-import { findUser, holdsLogin } from './users'
+import { findUser, holdsLogin, logEndedLogin } from './users'
 
 /**
  * How a login comes through the door:
@@ -66,6 +66,7 @@ export async function admit (registration: Registration, request: FastifyRequest
   if (continues !== undefined && entry.provedHash === undefined) {
     const stored = way === 'refresh' ? user : await findUser(registration, continues.record.userId)
     if (!holdsLogin(registration, stored, continues.record.authHash)) {
+      logEndedLogin(registration, request, stored, continues.record.userId)
       await continued.end(continues)
       return 'stale'
     }

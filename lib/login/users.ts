@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import type { UserId } from '../../types/index'
 import { InvalidUserIdError, UserStoreError } from '../errors'
 import { isThenable } from '../login-store/contract'
@@ -25,6 +26,19 @@ function orNull (user: User | null | undefined): User | null {
 export function findUser (registration: Registration, id: UserId): User | null | Promise<User | null> {
   const found = askUsers('findById', () => registration.options.users.findById(id))
   return found instanceof Promise ? found.then(orNull) : orNull(found)
+}
+
+/**
+ * Says why a login that no longer holds was ended. A changed hash is also what instances that each hashed their own
+ * copy of a user, or that differ in `authHashSecret`, see of each other's logins: without this line, a silent 401.
+ */
+export function logEndedLogin (registration: Registration, request: FastifyRequest, user: User | null | undefined, userId: unknown): void {
+  const reason = user == null
+    ? 'its user is gone'
+    : !registration.options.isActive(user)
+        ? 'its user is inactive'
+        : 'the stored password hash has changed since it was made (or this instance has another authHashSecret)'
+  request.log.info({ userId }, `fastify-auth-helpers: a login was ended: ${reason}`)
 }
 
 /** Whether `user` may still hold a login made with `authHash`: there, active, and the password unchanged since. */

@@ -65,7 +65,7 @@ export function sessionHashSecret (session: Record<string, unknown> | undefined)
   return typeof secret === 'string' ? secret : undefined
 }
 
-/** The options of the @fastify/session the plugin registers, with its defaults (README, "Session defaults"). */
+/** The options of the @fastify/session the plugin registers, with its defaults (docs/reference.md, "Session defaults"). */
 export function resolveSessionOptions (session: Record<string, unknown>): ResolvedSessionOptions {
   const { secret, cookie, store, idGenerator, storeTimeout: _timeout, cacheSize: size, ...rest } = session
   const { algorithm, cookieName, cookiePrefix } = rest

@@ -86,7 +86,7 @@ export function createSessionBackend (options: SessionBackendOptions): Backend {
     warnedInsecure = true
     request.log.warn('fastify-auth-helpers: a login over plain http with a Secure session cookie (the default): ' +
       'no cookie is sent, so the user stays logged out. Behind a TLS proxy, set Fastify\'s `trustProxy`; for ' +
-      'local http, set `session.cookie.secure` to \'auto\' or false (README, "Session defaults")')
+      'local http, set `session.cookie.secure` to \'auto\' or false (docs/reference.md, "Session defaults")')
   }
 
   return {

@@ -60,3 +60,21 @@ t.test('users who share a password hash (none, say) get auth hashes of their own
   // Asked again, from the cache, in another order: the same answers.
   t.same([authHash({ id: '1', password: '' }), authHash({ id: 2, password: '' }), authHash({ id: 1, password: '' })], [...first].reverse())
 })
+
+t.test('a login ended because the stored password hash changed says so in the log, at info', async t => {
+  const logged: Array<{ level: number, msg?: string, userId?: unknown }> = []
+  const { app, users } = await build(t, {
+    fastify: { logger: { level: 'info', stream: { write: (line: string) => logged.push(JSON.parse(line)) } } }
+  })
+  const bob = users.add({ id: 1, username: 'bob', password: await hashOf('old password') })
+  const cookie = await loginAs(app, 'bob', 'old password')
+  // Another instance that hashed its own copy of bob's password: the same password, another hash.
+  bob.password = await hashOf('old password')
+  t.equal((await app.inject({ url: '/me', headers: { cookie } })).statusCode, 401)
+  const ended = logged.filter(line => /a login was ended/.test(line.msg ?? ''))
+  t.equal(ended.length, 1)
+  t.equal(ended[0]?.level, 30, 'at info')
+  t.equal(ended[0]?.userId, 1)
+  t.match(ended[0]?.msg, /password hash has changed/)
+  t.match(ended[0]?.msg, /authHashSecret/, 'and the setup mistake that looks the same')
+})

@@ -39,3 +39,20 @@ t.test('request.requireUser() with the jwt backend carries the same Bearer chall
   t.same(good.json(), { name: 'bob' })
   t.equal(good.headers['www-authenticate'], undefined)
 })
+
+t.test('a 401 of requireUser is logged at info without a stack: a missing login is the client\'s, not an error', async t => {
+  const logged: Array<{ level: number, msg?: string, err?: { stack?: string, code?: string } }> = []
+  const { app } = await build(t, {
+    extend: routes,
+    fastify: { logger: { level: 'info', stream: { write: (line: string) => logged.push(JSON.parse(line)) } } }
+  })
+  t.equal((await app.inject({ url: '/me' })).statusCode, 401, 'app.requireUser')
+  t.equal((await app.inject({ url: '/name' })).statusCode, 401, 'request.requireUser()')
+  const errors = logged.filter(line => line.err !== undefined)
+  t.equal(errors.length, 2, 'one line each')
+  for (const line of errors) {
+    t.equal(line.level, 30, 'at info')
+    t.equal(line.err?.code, 'FST_AUTH_UNAUTHORIZED')
+    t.notMatch(line.err?.stack ?? '', /\n\s+at /, 'no stack frames')
+  }
+})

@@ -93,10 +93,17 @@ function importsOf (code: string): string[] {
     .map(name => name.startsWith('@') ? name.split('/').slice(0, 2).join('/') : name.split('/')[0]!)
 }
 
+/** The package an install word names: `name@range`, a packed tarball `name-1.2.3.tgz`, or a git URL `.../name.git`. */
+function packageNamed (word: string): string {
+  if (word.endsWith('.tgz')) return word.split('/').pop()!.replace(/-\d+\.\d+\.\d+[^/]*\.tgz$/, '')
+  if (/^git\+|^github:/.test(word)) return word.split('/').pop()!.replace(/\.git$/, '')
+  return word.replace(/(?<=.)@[^/]*$/, '')
+}
+
 /** The packages `npm install` lines name (options and version ranges dropped). */
 function installedBy (block: Block): string[] {
   return [...block.code.matchAll(/^\s*npm (?:install|i)\b([^#\n&|;]*)/gm)].flatMap(match => match[1]!.trim().split(/\s+/))
-    .filter(word => word !== '' && !word.startsWith('-')).map(word => word.replace(/(?<=.)@[^/]*$/, ''))
+    .filter(word => word !== '' && !word.startsWith('-')).map(packageNamed)
 }
 
 t.test('every imported package is in an install line, and every install line names a tested package', async t => {
@@ -145,6 +152,37 @@ t.test('every link to the repository\'s own files and headings lands', async t =
       if (hash !== undefined && resolved.endsWith('.md')) {
         t.ok(anchorsOf(readFileSync(join(root, resolved), 'utf8')).has(hash), `${file}: ${target} names a heading there`)
       }
+    }
+  }
+})
+
+t.test('the README reads in minutes: under 250 lines, none over 300 characters, every term its own', async t => {
+  const lines = readFileSync(join(root, 'README.md'), 'utf8').split('\n')
+  t.ok(lines.length < 250, `README.md has ${lines.length} lines`)
+  for (const [i, line] of lines.entries()) t.ok(line.length <= 300, `README.md:${i + 1} is ${line.length} characters`)
+  t.notMatch(lines.join('\n'), /\bthe seed\b/i, 'no "the seed", which a reader cannot know')
+  for (const section of ['Install', 'Quick start', 'Options', 'Decorators', 'Error codes', 'What it does not do (yet)']) {
+    t.ok(lines.includes(`## ${section}`), `a section ${section}`)
+  }
+})
+
+/** Whether the packed package holds `file` (package.json `files`, and what npm always packs). */
+function shipped (file: string, files: string[]): boolean {
+  if (['README.md', 'LICENSE', 'package.json'].includes(file)) return true
+  return files.some(pattern => pattern.includes('*')
+    ? new RegExp(`^${pattern.replace(/\./g, '\\.').replace(/\*/g, '[^/]*')}$`).test(file)
+    : file === pattern || file.startsWith(`${pattern}/`))
+}
+
+t.test('the shipped docs link relatively only to files the package ships; the rest by the repository\'s address', async t => {
+  const { files } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] }
+  t.ok(shipped('docs/jwt.md', files) && shipped('types/index.d.ts', files) && !shipped('examples/demo/app.js', files), 'files is read')
+  for (const file of [...docFiles(), 'SECURITY.md'].filter(file => shipped(file, files))) {
+    const text = readFileSync(join(root, file), 'utf8')
+    for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target!) || target!.startsWith('#')) continue
+      const resolved = relative(root, join(root, file, '..', target!.split('#')[0]!))
+      t.ok(shipped(resolved, files), `${file}: ${target} is in the package (else link to it on GitHub)`)
     }
   }
 })

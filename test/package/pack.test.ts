@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 
 // The package as the registry would get it: `npm pack` from the files of a fresh clone (no dist/ yet, so the
-// prepare script must build it), installed into a new app with --ignore-scripts (no compiler, no build step), and
+// prepack script must build it), installed into a new app with --ignore-scripts (no compiler, no build step), and
 // run from CommonJS, from ESM and through the TypeScript compiler. npm's cache serves what it already holds.
 t.setTimeout(300_000)
 const root = join(__dirname, '..', '..')
@@ -36,6 +36,8 @@ t.test('a fresh clone packs the built code, the types and SECURITY.md, and the t
 
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
   for (const key of ['repository', 'homepage', 'bugs', 'author']) t.ok(manifest[key], `package.json has ${key}`)
+  // npm runs these when a user installs the package (and npm 11 asks the user to approve them): it needs none.
+  for (const script of ['preinstall', 'install', 'postinstall', 'prepare']) t.notOk(manifest.scripts[script], `no ${script} script ships`)
 
   const app = join(work, 'app')
   mkdirSync(app)
