@@ -169,7 +169,7 @@ export class Logins {
   }
 
   /**
-   * Ends a login: its record, its index entry, then the record a renewal may have moved it to. Reported as
+   * Ends a login: its index entry and its record at once, then the record a renewal may have moved it to. Reported as
    * `because` (the login's own request by default), or `expired` when it was found past its end.
    */
   async end (login: { handle: string, record: LoginRecord }, request?: FastifyRequest, because: 'logout' | 'reused' = 'logout'): Promise<void> {
@@ -180,10 +180,12 @@ export class Logins {
       this.report(login.record, reason, request)
       return
     }
-    // The record first, then the entry: a store failing between the two leaves an entry with no record, which a
-    // listing drops, never a live login that no listing shows.
-    await store.delete(recordKey(login.handle))
-    const entry = await store.removeEntry(this.indexKey(login.record.userId), login.record.id)
+    // Both at once (a logout costs one round trip of the two): a store failing between them may leave a live record
+    // whose entry is gone (docs/logins.md, SECURITY.md row 34).
+    const [entry] = await Promise.all([
+      store.removeEntry(this.indexKey(login.record.userId), login.record.id),
+      store.delete(recordKey(login.handle))
+    ])
     if (entry !== null && entry.handle !== login.handle) await store.delete(recordKey(entry.handle))
     if (entry !== null) this.report(login.record, reason, request)
   }
