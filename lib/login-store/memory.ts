@@ -8,6 +8,11 @@ function isEntryMap (value: unknown): value is Record<string, LoginIndexEntry> {
   return value !== null && typeof value === 'object'
 }
 
+/** Whether the index holds `loginId`'s entry and, when `expectedHandle` is given, that entry names it. */
+function holdsEntry (value: unknown, loginId: string, expectedHandle: string | undefined): value is Record<string, LoginIndexEntry> {
+  return isEntryMap(value) && Object.hasOwn(value, loginId) && (expectedHandle === undefined || value[loginId]?.handle === expectedHandle)
+}
+
 /** What a session store keeps for a record: the record and, for stores that expire entries by it, a cookie. */
 interface StoredRecord {
   cookie: { expires: string, originalMaxAge: number }
@@ -92,8 +97,7 @@ export function sessionStoreLogins (store: SessionStore, synchronous: boolean, n
     },
     replaceEntry (indexKey, loginId, entry, expectedHandle) {
       return withValue<boolean>(indexKey, (value, done) => {
-        if (!isEntryMap(value) || !Object.hasOwn(value, loginId) ||
-          (expectedHandle !== undefined && value[loginId]?.handle !== expectedHandle)) {
+        if (!holdsEntry(value, loginId, expectedHandle)) {
           done(null, false)
           return
         }
@@ -102,8 +106,7 @@ export function sessionStoreLogins (store: SessionStore, synchronous: boolean, n
     },
     removeEntry (indexKey, loginId, expectedHandle) {
       return withValue<LoginIndexEntry | null>(indexKey, (value, done) => {
-        if (!isEntryMap(value) || !Object.hasOwn(value, loginId) ||
-          (expectedHandle !== undefined && value[loginId]?.handle !== expectedHandle)) {
+        if (!holdsEntry(value, loginId, expectedHandle)) {
           done(null, null)
           return
         }

@@ -44,23 +44,22 @@ if longest > 0 then redis.call('PEXPIREAT', KEYS[1], longest) end`
 const ADD_ENTRY = `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 ${PRUNE}
 return pruned`
-// With ARGV[4], only while the entry names that handle, as REMOVE_ENTRY.
-const REPLACE_ENTRY = `local current = redis.call('HGET', KEYS[1], ARGV[1])
-if not current then return 0 end
-if ARGV[4] then
-  local colon = string.find(current, ':', 1, true)
-  if colon == nil or string.sub(current, colon + 1) ~= ARGV[4] then return 0 end
-end
+/** Lua: answers `refusal` unless the hash field ARGV[1] exists and, when `handle` is given, names it (after the colon). */
+function unlessEntryNames (handle: string, refusal: string): string {
+  return `local entry = redis.call('HGET', KEYS[1], ARGV[1])
+if not entry then return ${refusal} end
+if ${handle} then
+  local colon = string.find(entry, ':', 1, true)
+  if colon == nil or string.sub(entry, colon + 1) ~= ${handle} then return ${refusal} end
+end`
+}
+// With ARGV[4], only while the entry names that handle.
+const REPLACE_ENTRY = `${unlessEntryNames('ARGV[4]', '0')}
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 ${PRUNE}
 return 1`
-// With ARGV[2], only while the entry names that handle (what follows the first colon).
-const REMOVE_ENTRY = `local entry = redis.call('HGET', KEYS[1], ARGV[1])
-if not entry then return false end
-if ARGV[2] then
-  local colon = string.find(entry, ':', 1, true)
-  if colon == nil or string.sub(entry, colon + 1) ~= ARGV[2] then return false end
-end
+// With ARGV[2], only while the entry names that handle.
+const REMOVE_ENTRY = `${unlessEntryNames('ARGV[2]', 'false')}
 redis.call('HDEL', KEYS[1], ARGV[1])
 return entry`
 // Fields are stored as JSON, so the expected value (ARGV[3]) is compared in its JSON form.
